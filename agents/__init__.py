@@ -1,0 +1,1 @@
+"""TruDi agent configurations (Isaac Lab ``@configclass``, extending rsl-rl's runner config)."""

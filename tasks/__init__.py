@@ -1,0 +1,1 @@
+"""Registration of TruDi into existing Isaac Lab tasks, and the offline asset root."""
