@@ -1,0 +1,139 @@
+"""TruDi agent configuration: ``@configclass`` sections for algorithm, actor and critic, and the runner config.
+
+Defaults follow TRUDI.md ("Defaults"); every field is range-checked on construction, and again by
+:meth:`trudi_isaac.trudi.TruDi.construct_algorithm` (Hydra overrides edit a config after construction).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from isaaclab.utils import configclass
+from isaaclab_rl.rsl_rl import RslRlOnPolicyRunnerCfg
+
+from trudi_isaac.config_checks import (
+    ALGORITHM_RULES,
+    CRITIC_RULES,
+    DIFFUSION_ACTOR_RULES,
+    GAUSSIAN_ACTOR_RULES,
+    Rule,
+    check_section,
+)
+
+
+def _validate(cfg: object, rules: dict[str, Rule]) -> None:
+    values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}
+    check_section(type(cfg).__name__, values, rules)
+
+
+@configclass
+class DiffusionActorCfg:
+    """The N-step denoising chain (TRUDI.md, "The policy")."""
+
+    class_name: str = "trudi_isaac.diffusion_actor:DiffusionActor"
+    num_steps: int = 8
+    prior_std: float = 2.5
+    hidden_dims: list[int] = [256, 256, 256, 256]
+    activation: str = "gelu"
+    num_time_features: int = 32
+    time_embed_dim: int = 16
+    time_freq_min: float = 0.1
+    time_freq_max: float = 100.0
+    output_init_scale: float = 1e-8
+    control_clip: float = 100.0
+    friction_init: float = 1.0
+    dt_start: float = 0.125
+    learn_dt: bool = True
+    ode_control_scale: float = 1.0
+    deterministic_start: str = "zero"
+    obs_normalization: bool = True
+    action_scale: float = 1.0
+    action_clip: float = 0.999
+    spread_num_samples: int = 8
+
+    def __post_init__(self) -> None:
+        _validate(self, DIFFUSION_ACTOR_RULES)
+
+
+@configclass
+class GaussianActorCfg:
+    """tanh-Gaussian actor: with it TruDi is REPPO."""
+
+    class_name: str = "trudi_isaac.gaussian_actor:GaussianActor"
+    hidden_dims: list[int] = [256, 256, 256]
+    activation: str = "elu"
+    init_std: float = 1.0
+    obs_normalization: bool = True
+    action_scale: float = 1.0
+    action_clip: float = 0.999
+    spread_num_samples: int = 8
+
+    def __post_init__(self) -> None:
+        _validate(self, GAUSSIAN_ACTOR_RULES)
+
+
+@configclass
+class QCriticCfg:
+    """Distributional Q critic over HL-Gauss atoms; [v_min, v_max] must fit the task's return scale."""
+
+    class_name: str = "trudi_isaac.q_critic:DistributionalQCritic"
+    num_atoms: int = 151
+    v_min: float = -100.0
+    v_max: float = 200.0
+    hidden_dim: int = 512
+    num_layers: int = 2
+    activation: str = "swish"
+    sigma_ratio: float = 0.75
+    obs_normalization: bool = True
+
+    def __post_init__(self) -> None:
+        _validate(self, CRITIC_RULES)
+
+
+@configclass
+class TruDiAlgorithmCfg:
+    """The update (TRUDI.md, "The update" and "Defaults")."""
+
+    class_name: str = "trudi_isaac.trudi:TruDi"
+    num_learning_epochs: int = 4
+    num_mini_batches: int = 8
+    learning_rate: float = 3e-4
+    critic_learning_rate: float = 3e-4
+    dual_learning_rate: float = 3e-3
+    max_grad_norm: float = 0.5
+    optimizer: str = "adamw"
+    gamma: float = 0.99
+    lam: float = 0.95
+    trust_region_eps: float = 0.1
+    kl_form: str = "exact"
+    init_alpha: float = 0.01
+    init_beta: float = 0.01
+    entropy_target_k: float = 4.0
+    aux_loss_coef: float = 1.0
+    spread_num_states: int = 256
+
+    def __post_init__(self) -> None:
+        _validate(self, ALGORITHM_RULES)
+
+
+@configclass
+class TruDiRunnerCfg(RslRlOnPolicyRunnerCfg):
+    """rsl-rl ``OnPolicyRunner`` config whose algorithm is TruDi (diffusion actor by default)."""
+
+    num_steps_per_env: int = 24
+    max_iterations: int = 500
+    save_interval: int = 50
+    experiment_name: str = "trudi"
+    empirical_normalization: bool = False  # deprecated rsl-rl field; the actor and critic normalize themselves
+    obs_groups: dict[str, list[str]] = {"actor": ["policy"], "critic": ["policy"]}
+    actor: DiffusionActorCfg = DiffusionActorCfg()
+    critic: QCriticCfg = QCriticCfg()
+    algorithm: TruDiAlgorithmCfg = TruDiAlgorithmCfg()
+
+
+@configclass
+class ReppoRunnerCfg(TruDiRunnerCfg):
+    """The same algorithm with the tanh-Gaussian actor: REPPO."""
+
+    experiment_name: str = "reppo"
+    actor: GaussianActorCfg = GaussianActorCfg()
