@@ -27,7 +27,18 @@ def _validate(cfg: object, rules: dict[str, Rule]) -> None:
 
 
 @configclass
-class DiffusionActorCfg:
+class ModelCfg:
+    """Fields Isaac Lab's rsl-rl config migration (``handle_deprecated_rsl_rl_cfg``) reads on every model config.
+
+    TruDi's models have their own output distributions: ``construct_algorithm`` drops ``distribution_cfg``.
+    """
+
+    distribution_cfg: None = None
+    stochastic: bool = False
+
+
+@configclass
+class DiffusionActorCfg(ModelCfg):
     """The N-step denoising chain (TRUDI.md, "The policy")."""
 
     class_name: str = "trudi_isaac.diffusion_actor:DiffusionActor"
@@ -56,7 +67,7 @@ class DiffusionActorCfg:
 
 
 @configclass
-class GaussianActorCfg:
+class GaussianActorCfg(ModelCfg):
     """tanh-Gaussian actor: with it TruDi is REPPO."""
 
     class_name: str = "trudi_isaac.gaussian_actor:GaussianActor"
@@ -73,7 +84,7 @@ class GaussianActorCfg:
 
 
 @configclass
-class QCriticCfg:
+class QCriticCfg(ModelCfg):
     """Distributional Q critic over HL-Gauss atoms; [v_min, v_max] must fit the task's return scale."""
 
     class_name: str = "trudi_isaac.q_critic:DistributionalQCritic"

@@ -1,0 +1,83 @@
+"""Adds TruDi (and REPPO) agent entry points to every registered Isaac Lab task that has an rsl-rl one.
+
+    import trudi_isaac.tasks.registration as r; r.register_trudi_agents()
+
+gives each such gym spec the kwargs ``trudi_cfg_entry_point`` and ``reppo_cfg_entry_point``, so
+``--agent trudi_cfg_entry_point`` selects TruDi in Isaac Lab's own trainer
+(``isaaclab train ... --external_callback trudi_isaac.tasks.registration.register_trudi_agents``)
+and ``scripts/train.py --agent trudi`` does the same. Each config is derived when it is asked for,
+from the task's own PPO runner config (:func:`derive_runner_cfg`).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import MISSING
+
+import gymnasium as gym
+
+from trudi_isaac.agents.families import task_family
+from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg
+
+PPO_ENTRY_POINT = "rsl_rl_cfg_entry_point"
+AGENTS: dict[str, tuple[type[TruDiRunnerCfg], str]] = {
+    "trudi_cfg_entry_point": (TruDiRunnerCfg, "_trudi"),
+    "reppo_cfg_entry_point": (ReppoRunnerCfg, "_reppo"),
+}
+COPIED_RUNNER_FIELDS = ("seed", "num_steps_per_env", "max_iterations", "save_interval", "clip_actions", "obs_groups")
+
+UNDERIVED: dict[str, str] = {}
+"""Tasks with an rsl-rl entry point that got no TruDi config, with why (filled by :func:`register_trudi_agents`)."""
+
+
+def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) -> TruDiRunnerCfg:
+    """The task's PPO runner config carried over to TruDi: observation groups, steps per env, iterations,
+    save interval, clip actions, seed, experiment name + suffix; the rest from the task's family."""
+    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
+
+    family = task_family(task)
+    if family is None:
+        raise ValueError(f"task '{task}' belongs to no TruDi task family (agents/families.py)")
+    ppo = load_cfg_from_registry(task, PPO_ENTRY_POINT)
+    cfg = runner_cls()
+    for name in COPIED_RUNNER_FIELDS:
+        value = getattr(ppo, name, MISSING)
+        if not isinstance(value, type(MISSING)):  # e.g. obs_groups left to rsl-rl's defaults (MISSING is copied)
+            setattr(cfg, name, copy.deepcopy(value))
+    cfg.experiment_name = ppo.experiment_name + suffix
+    cfg.critic.v_min, cfg.critic.v_max = family.v_min, family.v_max
+    cfg.algorithm.gamma = family.gamma
+    for name, value in family.algorithm.items():
+        setattr(cfg.algorithm, name, value)
+    return cfg
+
+
+def _entry_point(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) -> Callable[[], TruDiRunnerCfg]:
+    def make_cfg() -> TruDiRunnerCfg:
+        return derive_runner_cfg(task, runner_cls, suffix)
+
+    make_cfg.__qualname__ = f"{runner_cls.__name__}[{task}]"
+    return make_cfg
+
+
+def register_trudi_agents() -> None:
+    """Add the TruDi and REPPO entry points to every registered task with an rsl-rl PPO config (idempotent).
+
+    Returns None: as an ``--external_callback`` it consumes no command-line arguments.
+    """
+    import isaaclab_tasks  # noqa: F401, PLC0415  (registers the stock tasks)
+
+    for task, spec in gym.registry.items():
+        if PPO_ENTRY_POINT not in spec.kwargs:
+            continue
+        if task_family(task) is None:
+            UNDERIVED[task] = "no task family matches its name (agents/families.py)"
+            continue
+        for key, (runner_cls, suffix) in AGENTS.items():
+            spec.kwargs.setdefault(key, _entry_point(task, runner_cls, suffix))
+
+
+def registered_tasks() -> list[str]:
+    """Tasks that have a TruDi entry point now."""
+    return sorted(task for task, spec in gym.registry.items() if "trudi_cfg_entry_point" in spec.kwargs)
