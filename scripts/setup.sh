@@ -50,8 +50,13 @@ if [ ! -f "$venv/.complete" ]; then
     echo "[setup] building venv $venv with $python (first time for this dependency spec: ~5 min, ~7.8 GB)"
     rm -rf "$venv"
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --upgrade pip
-    "$venv/bin/python" -m pip install --quiet -r "$repo/requirements/runtime.txt" -r "$repo/requirements/test.txt"
+    log="$venv.install.log"
+    if ! { "$venv/bin/python" -m pip install --upgrade pip &&
+           "$venv/bin/python" -m pip install -r "$repo/requirements/runtime.txt" -r "$repo/requirements/test.txt"; } >"$log" 2>&1; then
+        grep -v "WARNING: Location" "$log" | tail -30 >&2
+        echo "error: installing the venv failed (full log: $log)" >&2
+        exit 1
+    fi
     touch "$venv/.complete"
 else
     echo "[setup] reusing venv $venv"
@@ -73,6 +78,10 @@ for mod in (trudi_isaac, trudi_isaac.agents, trudi_isaac.tasks):
 PY
 then
     echo "[setup] installing trudi-isaac (editable) from $repo"
-    "$repo/.venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo"
+    if ! out=$("$repo/.venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo" 2>&1); then
+        echo "$out" | grep -v "WARNING: Location" >&2
+        echo "error: installing trudi-isaac into the venv failed" >&2
+        exit 1
+    fi
 fi
 echo "[setup] ready: $repo/.venv/bin/python ($("$repo/.venv/bin/python" -c 'import isaaclab, torch, rsl_rl; print("isaaclab", isaaclab.__version__ if hasattr(isaaclab, "__version__") else "3", "torch", torch.__version__)' 2>/dev/null || echo '?'))"

@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         from trudi_isaac.tasks.registration import register_trudi_agents  # noqa: PLC0415
 
         register_trudi_agents()
-        task = resolve_task(args.task, list(gym.registry))
+        isaaclab_tasks_ids = [t for t, spec in gym.registry.items() if "env_cfg_entry_point" in spec.kwargs]
+        task = resolve_task(args.task, isaaclab_tasks_ids)
         agent_key = resolve_agent(args.agent, task, gym.spec(task).kwargs)
     except UsageError as err:
         print(f"train.py: error: {err}", file=sys.stderr)
