@@ -17,6 +17,8 @@ from dataclasses import MISSING
 
 import gymnasium as gym
 
+from isaaclab_rl.rsl_rl import RslRlCNNModelCfg, RslRlOnPolicyRunnerCfg, RslRlRNNModelCfg
+
 from trudi_isaac.agents.families import task_family
 from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg
 
@@ -31,15 +33,36 @@ UNDERIVED: dict[str, str] = {}
 """Tasks with an rsl-rl entry point that got no TruDi config, with why (filled by :func:`register_trudi_agents`)."""
 
 
+class NotDerivable(ValueError):
+    """The task's PPO config cannot be carried over to TruDi (the message says why)."""
+
+
+def task_ppo_cfg(task: str) -> RslRlOnPolicyRunnerCfg:
+    """The task's stock rsl-rl PPO runner config, its presets resolved to their defaults."""
+    from isaaclab_tasks.utils.hydra import resolve_presets  # noqa: PLC0415
+    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
+
+    return resolve_presets(load_cfg_from_registry(task, PPO_ENTRY_POINT))
+
+
+def check_derivable(task: str, ppo: RslRlOnPolicyRunnerCfg) -> None:
+    """Raise :class:`NotDerivable` for what TruDi's MLP chain actors cannot take over from a PPO config."""
+    if task_family(task) is None:
+        raise NotDerivable(f"task '{task}' belongs to no TruDi task family (agents/families.py)")
+    for model in ("actor", "critic"):
+        model_cfg = getattr(ppo, model, None)
+        if isinstance(model_cfg, RslRlCNNModelCfg):
+            raise NotDerivable(f"task '{task}': its PPO {model} is a CNN (image observations); TruDi's models are MLPs")
+        if isinstance(model_cfg, RslRlRNNModelCfg):
+            raise NotDerivable(f"task '{task}': its PPO {model} is recurrent; TruDi's models are feed-forward")
+
+
 def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) -> TruDiRunnerCfg:
     """The task's PPO runner config carried over to TruDi: observation groups, steps per env, iterations,
     save interval, clip actions, seed, experiment name + suffix; the rest from the task's family."""
-    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
-
+    ppo = task_ppo_cfg(task)
+    check_derivable(task, ppo)
     family = task_family(task)
-    if family is None:
-        raise ValueError(f"task '{task}' belongs to no TruDi task family (agents/families.py)")
-    ppo = load_cfg_from_registry(task, PPO_ENTRY_POINT)
     cfg = runner_cls()
     for name in COPIED_RUNNER_FIELDS:
         value = getattr(ppo, name, MISSING)
@@ -76,6 +99,17 @@ def register_trudi_agents() -> None:
             continue
         for key, (runner_cls, suffix) in AGENTS.items():
             spec.kwargs.setdefault(key, _entry_point(task, runner_cls, suffix))
+
+
+def derivation_report() -> dict[str, str]:
+    """Every task with an rsl-rl config that gets no TruDi config, with why (loads each task's PPO config)."""
+    report = dict(UNDERIVED)
+    for task in registered_tasks():
+        try:
+            check_derivable(task, task_ppo_cfg(task))
+        except NotDerivable as err:
+            report[task] = str(err)
+    return report
 
 
 def registered_tasks() -> list[str]:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,8 +41,8 @@ def test_ppo_on_cartpole_writes_checkpoint_and_events(run_script, tmp_path: Path
     assert "Learning iteration 2/3" in result.stdout
 
 
-@pytest.mark.parametrize(("task", "experiment"), [("Isaac-Cartpole", "cartpole_trudi"), ("Isaac-Humanoid-v0", "humanoid_trudi")])
-def test_trudi_trains_with_trust_region_scalars(run_script, tmp_path: Path, task: str, experiment: str) -> None:
+def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str) -> Path:
+    """2 TruDi iterations with 32 envs; checks the checkpoint and the trust-region scalars; returns the run dir."""
     result = run_script(
         "scripts/train.py", "--task", task, "--agent", "trudi",
         "--num_envs", "32", "--max_iterations", "2", "--device", "cpu",
@@ -49,6 +54,47 @@ def test_trudi_trains_with_trust_region_scalars(run_script, tmp_path: Path, task
     for tag in TRUST_REGION_TAGS:
         assert len(scalars.get(tag, [])) == 2, (tag, sorted(scalars))
     assert all(a > 0 for a in scalars["Loss/trust_region/alpha"])
+    return run
+
+
+def test_trudi_trains_on_humanoid(run_script, tmp_path: Path) -> None:
+    _train_trudi(run_script, tmp_path, "Isaac-Humanoid-v0", "humanoid_trudi")
+
+
+def test_trudi_cartpole_train_then_play_and_export(run_script, tmp_path: Path) -> None:
+    run = _train_trudi(run_script, tmp_path, "Isaac-Cartpole", "cartpole_trudi")
+    play = run_script("scripts/play.py", "--task", "Isaac-Cartpole", "--agent", "trudi", "--episodes", "4", "--device", "cpu")
+    assert play.returncode == 0, play.stderr[-3000:]
+    assert f"checkpoint: {run / 'model_1.pt'}" in play.stdout  # the latest run's latest checkpoint by default
+    match = re.search(r"deterministic policy, 4 episodes: mean return (\S+), mean length (\S+)", play.stdout)
+    assert match and math.isfinite(float(match[1])) and float(match[2]) > 0, play.stdout[-2000:]
+    assert (run / "exported" / "policy.pt").is_file() and (run / "exported" / "policy.onnx").is_file()
+    error = float(re.search(r"ONNX vs torch max \|diff\| = (\S+)", play.stdout)[1])
+    assert error <= 1e-5
+
+    stochastic = run_script(
+        "scripts/play.py", "--task", "Isaac-Cartpole", "--agent", "trudi", "--episodes", "4",
+        "--device", "cpu", "--stochastic", "--no_export", "--checkpoint", str(run / "model_0.pt"),
+    )  # fmt: skip
+    assert stochastic.returncode == 0, stochastic.stderr[-3000:]
+    assert "stochastic policy, 4 episodes" in stochastic.stdout
+
+
+def test_isaaclab_own_trainer_runs_trudi(tmp_path: Path) -> None:
+    """``isaaclab train ... --agent trudi_cfg_entry_point --external_callback ...`` (the README's command)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    root = subprocess.run(
+        [sys.executable, "-m", "trudi_isaac.tasks.offline_assets"], env=env, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env.setdefault("ISAACSIM_ASSET_ROOT", root)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "isaaclab"), "train", "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
+         "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.register_trudi_agents",
+         "--device", "cpu", "--num_envs", "32", "--max_iterations", "1", "agent.device=cpu"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (_single_run_dir(tmp_path, "cartpole_trudi") / "model_0.pt").is_file()
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from trudi_isaac.cli_common import LEGACY_TASK_SUFFIX
 from trudi_isaac.tasks.offline_assets import configure_assets
-
-LEGACY_TASK_SUFFIX = "-v0"
-"""Suffix of Isaac Lab 2 task ids (``Isaac-Humanoid-v0``); Isaac Lab 3 ids have none."""
 
 
 def canonical_task_name(task: str) -> str:

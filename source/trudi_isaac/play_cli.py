@@ -1,0 +1,137 @@
+"""``scripts/play.py``: evaluate a checkpoint for some episodes and export the policy.
+
+Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnPolicyRunner``,
+runs the deterministic policy (default) or the stochastic one until ``--episodes`` episodes have
+ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
+``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
+against the torch policy on the observations of the evaluation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+import torch
+
+from .cli_common import UsageError, add_common_args, check_positive, prepare
+
+DEFAULT_EVAL_ENVS = 16
+ONNX_ATOL = 1e-5
+ONNX_CHECK_STEPS = 2
+"""The last steps' observations of all envs are fed to the exported ONNX model, one row at a time (rsl-rl
+exports a fixed batch size of 1)."""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Evaluate and export an rsl-rl checkpoint on an Isaac Lab task.")
+    add_common_args(parser)
+    parser.add_argument("--checkpoint", default=None, help="Checkpoint file or run folder (default: latest run).")
+    parser.add_argument("--episodes", type=int, default=32, help="Episodes to evaluate.")
+    parser.add_argument("--stochastic", action="store_true", help="Sample actions instead of the deterministic policy.")
+    parser.add_argument("--no_export", action="store_true", help="Skip the TorchScript/ONNX export.")
+    args = parser.parse_args(argv)
+    check_positive(args, "episodes")
+    return args
+
+
+def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
+    """A checkpoint file: the one given, the latest ``model_*.pt`` of a given run folder, or of the latest run."""
+    from isaaclab_tasks.utils import get_checkpoint_path  # noqa: PLC0415
+
+    if checkpoint and os.path.isfile(checkpoint):
+        return checkpoint
+    if checkpoint and not os.path.isdir(checkpoint):
+        raise UsageError(f"checkpoint '{checkpoint}' does not exist")
+    if checkpoint:
+        root, run = os.path.dirname(os.path.abspath(checkpoint)), os.path.basename(os.path.normpath(checkpoint))
+    else:
+        root, run = os.path.abspath(os.path.join("logs", "rsl_rl", experiment)), ".*"
+    try:
+        return get_checkpoint_path(root, run, r"model_.*\.pt")
+    except (ValueError, FileNotFoundError) as err:
+        raise UsageError(f"no checkpoint found under {root}: {err}") from None
+
+
+@torch.no_grad()
+def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
+    """Run ``act`` until ``episodes`` episodes ended; returns mean return, mean length and the observations seen."""
+    obs = env.get_observations()
+    returns = torch.zeros(env.num_envs, device=env.device)
+    lengths = torch.zeros(env.num_envs, device=env.device)
+    done_returns, done_lengths, seen = [], [], []
+    max_steps = int(env.max_episode_length) * (math.ceil(episodes / env.num_envs) + 1)
+    for _ in range(max_steps):
+        seen.append(obs.clone())
+        obs, rewards, dones, _ = env.step(act(obs))
+        returns += rewards
+        lengths += 1
+        ended = dones.bool()
+        done_returns += returns[ended].tolist()
+        done_lengths += lengths[ended].tolist()
+        returns[ended], lengths[ended] = 0.0, 0.0
+        if len(done_returns) >= episodes:
+            break
+    if not done_returns:
+        raise RuntimeError(f"no episode ended within {max_steps} steps")
+    n = min(episodes, len(done_returns))
+    return sum(done_returns[:n]) / n, sum(done_lengths[:n]) / n, torch.cat(seen[-ONNX_CHECK_STEPS:])
+
+
+@torch.no_grad()
+def check_onnx(path: str, policy: torch.nn.Module, obs) -> float:
+    """Max |ONNX − torch| of the deterministic policy on the observations ``obs`` (a TensorDict batch)."""
+    import onnxruntime  # noqa: PLC0415
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    x = torch.cat([obs[group] for group in policy.obs_groups], dim=-1).cpu().float()  # the actor's input
+    expected = policy.to("cpu")(obs.cpu())
+    input_name = session.get_inputs()[0].name
+    got = torch.cat([torch.from_numpy(session.run(None, {input_name: row[None].numpy()})[0]) for row in x])
+    return float((got - expected).abs().max())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parse_args(argv)
+        task, agent_key = prepare(args)
+        from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
+            RslRlVecEnvWrapper,
+            check_rsl_rl_version,
+            create_rsl_rl_runner,
+            handle_deprecated_rsl_rl_cfg,
+        )
+        from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
+
+        agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
+        agent_cfg.device = args.device
+        checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
+    except UsageError as err:
+        print(f"play.py: error: {err}", file=sys.stderr)
+        return 2
+
+    from .isaaclab_env import make_env  # noqa: PLC0415
+
+    with make_env(task, args.num_envs or DEFAULT_EVAL_ENVS, args.device, args.seed) as gym_env:
+        env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)
+        runner = create_rsl_rl_runner(env, agent_cfg)
+        runner.load(checkpoint, map_location=args.device)
+        print(f"[play] checkpoint: {checkpoint}")
+        policy = runner.get_inference_policy(device=args.device)
+        act = runner.alg.act if args.stochastic else policy
+        mean_return, mean_length, seen = evaluate(env, act, args.episodes)
+        mode = "stochastic" if args.stochastic else "deterministic"
+        print(f"[play] {mode} policy, {args.episodes} episodes: mean return {mean_return:.3f}, mean length {mean_length:.1f}")
+        if not args.no_export:
+            export_dir = os.path.join(os.path.dirname(checkpoint), "exported")
+            runner.export_policy_to_jit(export_dir, "policy.pt")
+            runner.export_policy_to_onnx(export_dir, "policy.onnx")
+            error = check_onnx(os.path.join(export_dir, "policy.onnx"), runner.alg.get_policy(), seen)
+            print(f"[play] exported {export_dir}/policy.pt and policy.onnx; ONNX vs torch max |diff| = {error:.2e}")
+            if error > ONNX_ATOL:
+                print(f"play.py: error: ONNX output differs from the torch policy by {error:.2e} > {ONNX_ATOL}", file=sys.stderr)
+                return 1
+    return 0
