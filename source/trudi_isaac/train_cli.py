@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import multi_process
 from .cli_common import UsageError, add_common_args, check_positive, prepare
+
+DEFAULT_SEED = 42
+"""Base seed of a multi-process CPU run without --seed (rank r uses DEFAULT_SEED + r)."""
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -23,14 +27,27 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )
     add_common_args(parser)
     parser.add_argument("--max_iterations", type=int, default=None, help="Training iterations.")
+    parser.add_argument(
+        "--distributed", action="store_true",
+        help="Multi-process training under torchrun: NCCL on GPUs (Isaac Lab's path), gloo on the CPU.",
+    )  # fmt: skip
     args, passthrough = parser.parse_known_args(argv)
     check_positive(args, "max_iterations")
     return args, passthrough
 
 
 def build_isaaclab_argv(args: argparse.Namespace, task: str, agent_key: str, passthrough: list[str]) -> list[str]:
-    """Arguments for Isaac Lab's ``train_rsl_rl.run``; the agent config follows the env device."""
+    """Arguments for Isaac Lab's ``train_rsl_rl.run``; the agent config follows the env device.
+
+    Multi-process on the CPU bypasses Isaac Lab's ``--distributed`` (which refuses the CPU) and does what it
+    would do: one run folder for all ranks, seed + rank per rank (see :mod:`trudi_isaac.multi_process`).
+    """
     argv = ["--task", task, "--agent", agent_key, "--device", args.device]
+    if args.distributed and args.device == "cpu":
+        argv += ["--run_timestamp", multi_process.init_cpu_group()]
+        args.seed = (DEFAULT_SEED if args.seed is None else args.seed) + multi_process.rank()
+    elif args.distributed:
+        argv.append("--distributed")
     for flag in ("num_envs", "max_iterations", "seed"):
         if getattr(args, flag) is not None:
             argv += [f"--{flag}", str(getattr(args, flag))]
@@ -48,5 +65,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from isaaclab_rl.entrypoints.backends import train_rsl_rl  # noqa: PLC0415
 
+    multi_process.install()
+    if args.distributed and multi_process.world_size() < 2:
+        print("train.py: warning: --distributed without torchrun (WORLD_SIZE < 2) trains one process", file=sys.stderr)
     train_rsl_rl.run(build_isaaclab_argv(args, task, agent_key, passthrough))
     return 0

@@ -254,6 +254,9 @@ class TruDi:
 
         spread_states = self.storage.actor_obs.flatten(0, 1)[: self.spread_num_states]
         self.actor.update_action_spread(spread_states)
+        if self.is_multi_gpu:  # a logged statistic, but a buffer of the actor: keep it equal on all ranks
+            torch.distributed.all_reduce(self.actor.output_std)
+            self.actor.output_std.div_(self.gpu_world_size)
         self.actor.obs_normalizer.commit()
         self.critic.obs_normalizer.commit()
         self.storage.clear()
