@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Evaluate a run's checkpoints on fresh envs (one process, one env): the learning curve of a benchmark run.
+
+    python benchmarks/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
+
+For every ``model_<it>.pt`` in DIR (in iteration order) it runs the deterministic policy for
+``--episodes`` episodes and records the mean return; it also records the rollout buffer's memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from tensordict import TensorDict  # noqa: E402
+
+
+def storage_bytes(storage: object) -> int:
+    """Bytes of the tensors a rollout buffer holds (rsl-rl's RolloutStorage or TruDi's TrajectoryStorage)."""
+    total = 0
+    for value in vars(storage).values():
+        if isinstance(value, torch.Tensor):
+            total += value.numel() * value.element_size()
+        elif isinstance(value, TensorDict):
+            total += sum(t.numel() * t.element_size() for t in value.values(include_nested=True, leaves_only=True))
+    return total
+
+
+def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    found = [(int(m[1]), p) for p in run_dir.glob("model_*.pt") if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]
+    return sorted(found)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", required=True)
+    parser.add_argument("--agent", required=True)
+    parser.add_argument("--run_dir", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--num_envs", type=int, default=32)
+    parser.add_argument("--episodes", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=10_000)
+    args = parser.parse_args()
+    args.assets = None
+
+    from trudi_isaac.cli_common import prepare  # noqa: PLC0415
+    from trudi_isaac.play_cli import evaluate  # noqa: PLC0415
+
+    task, agent_key = prepare(args)
+    from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
+        RslRlVecEnvWrapper,
+        check_rsl_rl_version,
+        create_rsl_rl_runner,
+        handle_deprecated_rsl_rl_cfg,
+    )
+    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
+
+    from trudi_isaac.isaaclab_env import make_env  # noqa: PLC0415
+
+    agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
+    agent_cfg.device = args.device
+    curve = []
+    with make_env(task, args.num_envs, args.device, args.seed) as gym_env:
+        env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)
+        runner = create_rsl_rl_runner(env, agent_cfg)
+        memory = storage_bytes(runner.alg.storage)
+        for iteration, path in checkpoints(args.run_dir):
+            runner.load(str(path), map_location=args.device)
+            policy = runner.get_inference_policy(device=args.device)
+            mean_return, mean_length, _ = evaluate(env, policy, args.episodes)
+            curve.append({"iteration": iteration, "return": mean_return, "length": mean_length})
+            print(f"[eval] {args.run_dir.name} it {iteration}: return {mean_return:.2f} length {mean_length:.1f}", flush=True)
+    args.out.write_text(json.dumps({"curve": curve, "eval_num_envs": args.num_envs, "buffer_bytes_eval_envs": memory}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Benchmark grid: task × algorithm × seed at an equal env-step budget, on one device.
+
+    python benchmarks/run_grid.py --tasks Isaac-Cartpole --algos ppo trudi reppo --seeds 0 1 2 \\
+        --env_steps 600000 --num_envs 256 --eval_every 10
+
+Each run trains through ``scripts/train.py`` (the user's path: Isaac Lab's trainer, rsl-rl's
+``OnPolicyRunner``; PPO with the task's stock config), then evaluates its checkpoints on fresh
+envs (``evaluate_checkpoints.py``). One JSON per run lands in ``benchmarks/results/<task>/``:
+the learning curve (deterministic return vs env steps), wall-clock per iteration split into
+collection and update, env-steps per second, the rollout buffer's memory, and the command.
+Finished runs are skipped, so an interrupted grid resumes where it stopped; ``summarize.py``
+turns the JSONs into ``RESULTS.md`` and plots.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+SCRATCH = BENCH / ".runs"
+ITERATION_LINE = re.compile(r"Learning iteration (\d+)/(\d+)")
+
+
+def run_logged(cmd: list[str], log_path: Path, label: str) -> None:
+    """Run ``cmd`` (cwd = scratch), its output to ``log_path``; print one progress line per training iteration."""
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, cwd=SCRATCH, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            log.write(line)
+            if match := ITERATION_LINE.search(line):
+                print(f"\r{label}: iteration {int(match[1]) + 1}/{match[2]}", end="", flush=True)
+            elif line.startswith("[eval]"):
+                print(f"\r{label}: {line.strip()}", end="", flush=True)
+        if proc.wait() != 0:
+            print()
+            raise RuntimeError(f"{label} failed (exit {proc.returncode}); see {log_path}")
+    print()
+
+
+def event_scalars(run_dir: Path) -> dict[str, list[float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: PLC0415
+
+    acc = EventAccumulator(str(run_dir))
+    acc.Reload()
+    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def steps_per_env(run_dir: Path) -> int:
+    text = (run_dir / "params" / "agent.yaml").read_text()
+    return int(re.search(r"^num_steps_per_env: (\d+)", text, re.M)[1])
+
+
+def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path) -> None:
+    label = f"{task} {algo} seed {seed}"
+    experiment = f"bench_{task}_{algo}_s{seed}{args.tag}".replace("-", "_")
+    shutil.rmtree(SCRATCH / "logs" / "rsl_rl" / experiment, ignore_errors=True)  # an interrupted run restarts
+    probe_steps = args.steps_per_env or 0
+    iterations = args.env_steps // (args.num_envs * probe_steps) if probe_steps else None
+    train_cmd = [
+        sys.executable, str(REPO / "scripts" / "train.py"), "--task", task, "--agent", algo,
+        "--num_envs", str(args.num_envs), "--seed", str(seed), "--device", args.device,
+        "--max_iterations", str(iterations or args.iterations),
+        f"agent.save_interval={args.eval_every}", f"agent.experiment_name={experiment}",
+        *(f"agent.num_steps_per_env={args.steps_per_env}",) * bool(args.steps_per_env), *args.overrides,
+    ]  # fmt: skip
+    start = time.time()
+    run_logged(train_cmd, SCRATCH / f"{experiment}.train.log", label)
+    train_wall = time.time() - start
+    run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
+    scalars = event_scalars(run_dir)
+    n_steps = steps_per_env(run_dir)
+    curve_path = SCRATCH / f"{experiment}.curve.json"
+    eval_cmd = [
+        sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
+        "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
+        "--episodes", str(args.eval_episodes), "--device", args.device,
+    ]  # fmt: skip
+    run_logged(eval_cmd, SCRATCH / f"{experiment}.eval.log", label + " eval")
+    evaluation = json.loads(curve_path.read_text())
+    curve_path.unlink()
+    transitions = args.num_envs * n_steps
+    result = {
+        "task": task, "algo": algo, "seed": seed, "device": args.device, "num_envs": args.num_envs,
+        "num_steps_per_env": n_steps, "iterations": len(scalars["Perf/collection_time"]),
+        "curve": [{**p, "env_steps": (p["iteration"] + 1) * transitions} for p in evaluation["curve"]],
+        "collection_time_per_iter": scalars["Perf/collection_time"],
+        "update_time_per_iter": scalars["Perf/learning_time"],
+        "env_steps_per_s": scalars["Perf/total_fps"],
+        "train_mean_reward": scalars.get("Train/mean_reward", []),
+        "buffer_bytes": evaluation["buffer_bytes_eval_envs"] * args.num_envs // args.eval_envs,
+        "train_wall_s": train_wall,
+        "command": shlex.join(["python", "benchmarks/run_grid.py", *sys.argv[1:]]),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("Loss/trust_region/")},
+    }  # fmt: skip
+    out.write_text(json.dumps(result))
+    print(f"{label}: done in {train_wall:.0f} s, final return {result['curve'][-1]['return']:.2f}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", required=True)
+    parser.add_argument("--algos", nargs="+", default=["ppo", "trudi", "reppo"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--env_steps", type=int, default=None, help="Env-step budget per run (needs --steps_per_env).")
+    parser.add_argument("--iterations", type=int, default=None, help="Iterations per run (instead of a budget).")
+    parser.add_argument("--steps_per_env", type=int, default=None, help="Override num_steps_per_env for all algos.")
+    parser.add_argument("--num_envs", type=int, default=256)
+    parser.add_argument("--eval_every", type=int, default=10, help="Checkpoint (and evaluate) every K iterations.")
+    parser.add_argument("--eval_envs", type=int, default=32)
+    parser.add_argument("--eval_episodes", type=int, default=32)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument("--tag", default="", help="Suffix of the result files (separates grids of one task).")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. agent.algorithm.gamma=0.98")
+    args = parser.parse_args()
+    if (args.env_steps is None) == (args.iterations is None) or (args.env_steps and not args.steps_per_env):
+        parser.error("give either --iterations, or --env_steps with --steps_per_env")
+    SCRATCH.mkdir(exist_ok=True)
+    grid = [(t, a, s) for t in args.tasks for s in args.seeds for a in args.algos]
+    for k, (task, algo, seed) in enumerate(grid, 1):
+        out = args.out / task / f"{algo}_s{seed}{args.tag}.json"
+        if out.exists():
+            print(f"[{k}/{len(grid)}] {task} {algo} seed {seed}: finished before, skipped")
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        print(f"[{k}/{len(grid)}] {task} {algo} seed {seed}")
+        one_run(task, algo, seed, args, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Benchmark results → ``benchmarks/RESULTS.md`` tables and ``benchmarks/results/*.png`` plots.
+
+    python benchmarks/summarize.py
+
+Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py``. Hand-written
+notes (targets met or missed, analysis) live in ``benchmarks/NOTES.md`` and are appended verbatim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results"
+ALGO_ORDER = ("ppo", "reppo", "trudi")
+WARMUP_ITERATIONS = 1
+"""Iterations left out of the timing means (the first one compiles warp kernels and allocates)."""
+
+
+def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
+    """(task/grid, algo) → runs; a grid is the task folder plus the file tag after the seed."""
+    runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for path in sorted(results.glob("*/*.json")):
+        run = json.loads(path.read_text())
+        tag = path.stem.split(f"_s{run['seed']}", 1)[1]
+        runs[(f"{run['task']}{tag}", run["algo"])].append(run)
+    return runs
+
+
+def mean_sd(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def timing(run: dict, key: str) -> float:
+    values = run[key][WARMUP_ITERATIONS:] or run[key]
+    return statistics.mean(values)
+
+
+def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
+    lines = [
+        f"### {grid}",
+        "",
+        "| algo | seeds | env steps | final det. return | best det. return | collection s/it | update s/it | env-steps/s | buffer MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for algo in sorted(by_algo, key=lambda a: ALGO_ORDER.index(a) if a in ALGO_ORDER else 99):
+        rs = by_algo[algo]
+        finals = [r["curve"][-1]["return"] for r in rs]
+        bests = [max(p["return"] for p in r["curve"]) for r in rs]
+        lines.append(
+            f"| {algo} | {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd(finals)} | {mean_sd(bests)} "
+            f"| {statistics.mean(timing(r, 'collection_time_per_iter') for r in rs):.2f} "
+            f"| {statistics.mean(timing(r, 'update_time_per_iter') for r in rs):.2f} "
+            f"| {statistics.mean(timing(r, 'env_steps_per_s') for r in rs):,.0f} "
+            f"| {statistics.mean(r['buffer_bytes'] for r in rs) / 2**20:.1f} |"
+        )
+    first = next(iter(by_algo.values()))[0]
+    lines += ["", f"{first['num_envs']} envs × {first['num_steps_per_env']} steps per iteration on `{first['device']}`"
+              f" ({first['machine']['cpus']} CPUs, {first['machine']['platform']}, Python {first['machine']['python']}).",
+              f"Command: `{first['command']}`", ""]  # fmt: skip
+    return lines
+
+
+def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str, str]:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for algo, rs in sorted(by_algo.items()):
+        steps = [p["env_steps"] for p in rs[0]["curve"]]
+        curves = [[p["return"] for p in r["curve"]] for r in rs if len(r["curve"]) == len(steps)]
+        mean = [statistics.mean(c) for c in zip(*curves)]
+        (line,) = ax.plot(steps, mean, label=f"{algo} ({len(curves)} seeds)")
+        ax.fill_between(steps, [min(c) for c in zip(*curves)], [max(c) for c in zip(*curves)], alpha=0.2,
+                        color=line.get_color())  # fmt: skip
+    ax.set(xlabel="env steps", ylabel="deterministic return", title=grid)
+    ax.legend()
+    curve_png = f"{grid}_curves.png"
+    fig.tight_layout()
+    fig.savefig(results / curve_png, dpi=100)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    algos = sorted(by_algo)
+    collect = [statistics.mean(timing(r, "collection_time_per_iter") for r in by_algo[a]) for a in algos]
+    update = [statistics.mean(timing(r, "update_time_per_iter") for r in by_algo[a]) for a in algos]
+    ax.bar(algos, collect, label="collection")
+    ax.bar(algos, update, bottom=collect, label="update")
+    ax.set(ylabel="seconds per iteration", title=f"{grid}: cost per iteration")
+    ax.legend()
+    cost_png = f"{grid}_cost.png"
+    fig.tight_layout()
+    fig.savefig(results / cost_png, dpi=100)
+    plt.close(fig)
+    return curve_png, cost_png
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    args = parser.parse_args()
+    runs = load_runs(args.results)
+    grids: dict[str, dict[str, list[dict]]] = defaultdict(dict)
+    for (grid, algo), rs in runs.items():
+        grids[grid][algo] = rs
+    lines = ["# Benchmark results", "", "Generated by `python benchmarks/summarize.py` from `benchmarks/results/*/*.json`;",
+             "each grid's command is under its table. Returns are deterministic-policy returns on fresh envs.", ""]  # fmt: skip
+    for grid in sorted(grids):
+        curve_png, cost_png = plot(grid, grids[grid], args.results)
+        lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text()]
+    args.out.write_text("\n".join(lines))
+    print(f"wrote {args.out} ({len(grids)} grids)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
