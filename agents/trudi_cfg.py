@@ -85,12 +85,13 @@ class GaussianActorCfg(ModelCfg):
 
 @configclass
 class QCriticCfg(ModelCfg):
-    """Distributional Q critic over HL-Gauss atoms; [v_min, v_max] must fit the task's return scale."""
+    """Distributional Q critic over HL-Gauss atoms; [v_min, v_max] must fit the return scale (that of the
+    normalized rewards, unless the algorithm's ``reward_normalization`` is off)."""
 
     class_name: str = "trudi_isaac.q_critic:DistributionalQCritic"
     num_atoms: int = 151
-    v_min: float = -100.0
-    v_max: float = 200.0
+    v_min: float = -20.0
+    v_max: float = 20.0
     hidden_dim: int = 512
     num_layers: int = 2
     activation: str = "swish"
@@ -122,6 +123,7 @@ class TruDiAlgorithmCfg:
     entropy_target_k: float = 4.0
     aux_loss_coef: float = 1.0
     spread_num_states: int = 256
+    reward_normalization: bool = True  # rewards / RMS of the discounted return: one critic support for all tasks
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

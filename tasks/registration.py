@@ -69,7 +69,6 @@ def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) 
         if not isinstance(value, type(MISSING)):  # e.g. obs_groups left to rsl-rl's defaults (MISSING is copied)
             setattr(cfg, name, copy.deepcopy(value))
     cfg.experiment_name = ppo.experiment_name + suffix
-    cfg.critic.v_min, cfg.critic.v_max = family.v_min, family.v_max
     cfg.algorithm.gamma = family.gamma
     for name, value in family.algorithm.items():
         setattr(cfg.algorithm, name, value)

@@ -24,6 +24,7 @@ from torch import nn
 from .chain_policy import ChainPolicy
 from .config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
 from .q_critic import DistributionalQCritic
+from .reward_normalizer import RewardNormalizer
 from .trajectory_kl import trajectory_kl
 from .trajectory_storage import TrajectoryStorage
 
@@ -84,6 +85,7 @@ class TruDi:
         entropy_target_k: float = 4.0,
         aux_loss_coef: float = 1.0,
         spread_num_states: int = 256,
+        reward_normalization: bool = True,
         device: str = "cpu",
         multi_gpu_cfg: dict | None = None,
         grad_reduce_bucket_mb: float = 25.0,
@@ -92,6 +94,7 @@ class TruDi:
         self.actor = actor.to(device)
         self.critic = critic.to(device)
         self.duals = Duals(init_alpha, init_beta).to(device)
+        self.reward_normalizer = RewardNormalizer(storage.num_envs, gamma, enabled=reward_normalization).to(device)
         self.storage = storage
         self.critic_obs_groups = list(critic_obs_groups)
 
@@ -155,7 +158,9 @@ class TruDi:
         dones = dones.to(self.device).bool()
         time_outs = extras.get("time_outs")
         time_outs = torch.zeros_like(dones) if time_outs is None else time_outs.to(self.device).bool()
-        self.storage.add_env_step(rewards.to(self.device), dones & ~time_outs, dones & time_outs)
+        rewards = rewards.to(self.device)
+        self.reward_normalizer.observe(rewards, dones)
+        self.storage.add_env_step(rewards, dones & ~time_outs, dones & time_outs)
 
     @torch.no_grad()
     def compute_returns(self, obs: TensorDict) -> None:
@@ -168,10 +173,14 @@ class TruDi:
         (s'_t, a'_t) is the next row's chain; the last step bootstraps from a chain sampled at the final
         observation. Isaac Lab returns the *post-reset* observation on a time-out, so a truncated step falls
         back to Q and log π̂ at its own (last pre-reset) state and is left out of the critic loss.
+        Rewards are divided by the running return scale (:mod:`trudi_isaac.reward_normalizer`), which takes in
+        this rollout first.
         """
         st = self.storage
         if self.recording:
             self._sample_and_record(obs)  # row T: the bootstrap chain
+            self.reward_normalizer.commit()
+        rewards = st.rewards / self.reward_normalizer.scale()  # [T, E]
         q = self._q_values(st.critic_obs, st.actions)  # [T+1, E]
         logp, alpha = st.log_probs, self.duals.alpha
         trunc, not_term = st.truncated, (~st.terminated).float()  # [T, E]
@@ -179,7 +188,7 @@ class TruDi:
         next_logp = torch.where(trunc, logp[:-1], logp[1:])  # [T, E]
         g_next = q[-1]  # G_T := Q(s'_T, a'_T)
         for t in reversed(range(st.num_steps)):
-            soft_reward = st.rewards[t] - self.gamma * not_term[t] * alpha * next_logp[t]
+            soft_reward = rewards[t] - self.gamma * not_term[t] * alpha * next_logp[t]
             lam_target = not_term[t] * (self.lam * g_next + (1.0 - self.lam) * next_q[t])
             g_next = soft_reward + self.gamma * torch.where(trunc[t], next_q[t], lam_target)
             st.returns[t] = g_next
@@ -251,6 +260,7 @@ class TruDi:
         stats["trust_region/beta"] = self.duals.beta.item()
         stats["q_rollout"] = self._q_mean
         stats["return_rollout"] = self.storage.returns.mean().item()
+        stats["reward_scale"] = self.reward_normalizer.scale()
 
         spread_states = self.storage.actor_obs.flatten(0, 1)[: self.spread_num_states]
         self.actor.update_action_spread(spread_states)
@@ -291,6 +301,7 @@ class TruDi:
             "actor_state_dict": self.actor.state_dict(),
             "critic_state_dict": self.critic.state_dict(),
             "duals_state_dict": self.duals.state_dict(),
+            "reward_normalizer_state_dict": self.reward_normalizer.state_dict(),
             "optimizer_state_dict": {
                 "actor": self.actor_optimizer.state_dict(),
                 "critic": self.critic_optimizer.state_dict(),
@@ -308,8 +319,9 @@ class TruDi:
         if load_cfg.get("actor"):
             self.actor.load_state_dict(loaded_dict["actor_state_dict"], strict=strict)
             self.duals.load_state_dict(loaded_dict["duals_state_dict"], strict=strict)
-        if load_cfg.get("critic"):
+        if load_cfg.get("critic"):  # the critic predicts returns in the normalizer's scale
             self.critic.load_state_dict(loaded_dict["critic_state_dict"], strict=strict)
+            self.reward_normalizer.load_state_dict(loaded_dict["reward_normalizer_state_dict"], strict=strict)
         if load_cfg.get("optimizer"):
             optimizers = loaded_dict["optimizer_state_dict"]
             self.actor_optimizer.load_state_dict(optimizers["actor"])
@@ -323,7 +335,7 @@ class TruDi:
 
     def broadcast_parameters(self) -> None:
         """Rank 0's parameters and buffers (incl. normalizer statistics) to every rank."""
-        for module in (self.actor, self.critic, self.duals):
+        for module in (self.actor, self.critic, self.duals, self.reward_normalizer):
             for tensor in module.state_dict().values():
                 torch.distributed.broadcast(tensor, src=0)
 

@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Cost of collection and update for TruDi, REPPO and rsl-rl PPO on a batched torch env (no simulator).
+
+    python benchmarks/update_cost.py --num_envs 64 --steps 24 --obs 87 --actions 21 --device cpu
+
+The env produces random observations and rewards at almost no cost, so the numbers are the
+algorithms' own: policy time per env step during collection, and the time of one ``update()``.
+Runs on CUDA too (``--device cuda --num_envs 4096``). Prints a JSON line; ``--out`` appends it to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from rsl_rl.env import VecEnv  # noqa: E402
+from tensordict import TensorDict  # noqa: E402
+
+EPISODE_LENGTH = 1000
+
+
+class RandomEnv(VecEnv):
+    """Random observations and rewards of given sizes; time-outs every ``EPISODE_LENGTH`` steps."""
+
+    def __init__(self, num_envs: int, obs_dim: int, action_dim: int, device: str) -> None:
+        self.num_envs, self.num_actions, self.device, self.cfg = num_envs, action_dim, device, {}
+        self.obs_dim = obs_dim
+        self.max_episode_length = EPISODE_LENGTH
+        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=device)
+
+    def get_observations(self) -> TensorDict:
+        obs = torch.randn(self.num_envs, self.obs_dim, device=self.device)
+        return TensorDict({"policy": obs}, batch_size=[self.num_envs], device=self.device)
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        self.episode_length_buf += 1
+        time_outs = self.episode_length_buf >= self.max_episode_length
+        self.episode_length_buf[time_outs] = 0
+        rewards = -actions.square().mean(-1)
+        return self.get_observations(), rewards, time_outs, {"time_outs": time_outs}
+
+
+def runner_cfg(algo: str, steps: int, device: str) -> dict:
+    from isaaclab.utils import class_to_dict  # noqa: PLC0415
+
+    if algo == "ppo":  # Isaac-Humanoid's stock rsl-rl PPO config
+        from isaaclab_rl.rsl_rl import check_rsl_rl_version, handle_deprecated_rsl_rl_cfg  # noqa: PLC0415
+        from isaaclab_tasks.core.locomotion.humanoid.agents.rsl_rl_ppo_cfg import HumanoidPPORunnerCfg  # noqa: PLC0415
+
+        cfg = handle_deprecated_rsl_rl_cfg(HumanoidPPORunnerCfg(), check_rsl_rl_version())
+    else:
+        from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
+
+        cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)()
+    cfg.device, cfg.num_steps_per_env, cfg.save_interval = device, steps, 10**9
+    return class_to_dict(cfg)
+
+
+def measure(algo: str, args: argparse.Namespace) -> dict:
+    from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    env = RandomEnv(args.num_envs, args.obs, args.actions, args.device)
+    runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, args.device), log_dir=None, device=args.device)
+    alg = runner.alg
+    alg.train_mode()
+    obs = env.get_observations()
+    collect, update = [], []
+    for _ in range(args.repeats + 1):  # the first iteration is warm-up
+        sync(args.device)
+        start = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(args.steps):
+                obs, rewards, dones, extras = env.step(alg.act(obs))
+                alg.process_env_step(obs, rewards, dones, extras)
+            alg.compute_returns(obs)
+        sync(args.device)
+        middle = time.perf_counter()
+        alg.update()
+        sync(args.device)
+        collect.append(middle - start)
+        update.append(time.perf_counter() - middle)
+    collect, update = collect[1:], update[1:]
+    storage = alg.storage
+    buffer_bytes = storage.memory_bytes() if hasattr(storage, "memory_bytes") else None
+    return {
+        "algo": algo,
+        "collect_s_per_iter": min(collect),
+        "update_s_per_iter": min(update),
+        "policy_us_per_env_step": 1e6 * min(collect) / (args.steps * args.num_envs),
+        "buffer_bytes_per_transition": buffer_bytes / (args.steps * args.num_envs) if buffer_bytes else None,
+    }
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
+    parser.add_argument("--num_envs", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=24)
+    parser.add_argument("--obs", type=int, default=87)
+    parser.add_argument("--actions", type=int, default=21)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    if args.device == "cpu":
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    results = [measure(algo, args) for algo in args.algos]
+    record = {"config": vars(args) | {"out": None}, "torch": torch.__version__, "results": results}
+    line = json.dumps(record)
+    print(line)
+    if args.out:
+        with args.out.open("a") as f:
+            f.write(line + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
