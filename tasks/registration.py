@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import MISSING
+from operator import attrgetter
 
 import gymnasium as gym
 
@@ -70,8 +71,9 @@ def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) 
             setattr(cfg, name, copy.deepcopy(value))
     cfg.experiment_name = ppo.experiment_name + suffix
     cfg.algorithm.gamma = family.gamma
-    for name, value in family.algorithm.items():
-        setattr(cfg.algorithm, name, value)
+    for path, value in family.overrides.items():
+        section, name = path.rsplit(".", 1)
+        setattr(attrgetter(section)(cfg), name, copy.deepcopy(value))
     return cfg
 
 

@@ -1,0 +1,176 @@
+#!/usr/bin/env python
+"""Multimodality: a batched task whose best actions form two separated modes.
+
+    python benchmarks/multimodal.py --iterations 60
+
+TwoPeaks: one-step episodes, observation = a random context c ∈ [-1, 1]; the 1-D action earns
+reward exp(−(a − m)² / 2w²) for the nearest of two peaks m = ±0.6 (width w = 0.1): both are
+equally good. After training TruDi (diffusion actor), REPPO (tanh-Gaussian) and rsl-rl PPO
+(Gaussian), it samples their *stochastic* policies at fixed contexts and reports, per algorithm,
+the fraction of actions near each peak and the mode entropy (0 = one mode, 1 = both equally).
+Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+from rsl_rl.env import VecEnv  # noqa: E402
+from tensordict import TensorDict  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PEAKS = (-0.6, 0.6)
+PEAK_WIDTH = 0.1
+NEAR_PEAK = 0.2
+"""An action counts for a peak when it lies within this distance of it."""
+
+
+class TwoPeaks(VecEnv):
+    """One-step episodes (terminations) with two equally rewarding actions."""
+
+    def __init__(self, num_envs: int, device: str = "cpu", seed: int = 0) -> None:
+        self.num_envs, self.num_actions, self.device, self.cfg = num_envs, 1, device, {}
+        self.max_episode_length = 1
+        self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=device)
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.context = self._sample_context()
+
+    def _sample_context(self) -> torch.Tensor:
+        return torch.rand(self.num_envs, 1, generator=self.generator, device=self.device) * 2 - 1
+
+    def get_observations(self) -> TensorDict:
+        return TensorDict({"policy": self.context}, batch_size=[self.num_envs], device=self.device)
+
+    def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
+        a = actions[:, 0].clamp(-1, 1)
+        distance = torch.stack([(a - m).abs() for m in PEAKS]).min(0).values
+        reward = torch.exp(-distance.square() / (2 * PEAK_WIDTH**2))
+        self.context = self._sample_context()
+        dones = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        return self.get_observations(), reward, dones, {"time_outs": torch.zeros_like(dones)}
+
+
+def runner_cfg(algo: str, steps: int, k: float) -> dict:
+    from isaaclab.utils import class_to_dict  # noqa: PLC0415
+
+    if algo == "ppo":
+        from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
+            RslRlMLPModelCfg,
+            RslRlOnPolicyRunnerCfg,
+            RslRlPpoAlgorithmCfg,
+            check_rsl_rl_version,
+            handle_deprecated_rsl_rl_cfg,
+        )
+
+        gaussian = RslRlMLPModelCfg.GaussianDistributionCfg(init_std=1.0)
+        cfg = RslRlOnPolicyRunnerCfg(
+            num_steps_per_env=steps, max_iterations=1, save_interval=10**9, experiment_name="twopeaks",
+            obs_groups={"actor": ["policy"], "critic": ["policy"]},
+            actor=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True,
+                                   distribution_cfg=gaussian),
+            critic=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True),
+            algorithm=RslRlPpoAlgorithmCfg(
+                num_learning_epochs=5, num_mini_batches=4, learning_rate=1e-3, schedule="adaptive", gamma=0.99,
+                lam=0.95, entropy_coef=0.005, desired_kl=0.01, max_grad_norm=1.0, value_loss_coef=1.0,
+                use_clipped_value_loss=True, clip_param=0.2,
+            ),
+        )  # fmt: skip
+        cfg.empirical_normalization = False
+        cfg = handle_deprecated_rsl_rl_cfg(cfg, check_rsl_rl_version())
+    else:
+        from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
+
+        cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)(num_steps_per_env=steps, save_interval=10**9)
+        cfg.algorithm.entropy_target_k = k
+        cfg.algorithm.critic_learning_rate = 1e-3
+    cfg.device = "cpu"
+    d = class_to_dict(cfg)
+    d.pop("policy", None)
+    return d
+
+
+@torch.no_grad()
+def sample_actions(runner, contexts: torch.Tensor, samples_per_context: int) -> torch.Tensor:
+    """Stochastic actions ``[C, S]`` of the trained policy at each context."""
+    runner.alg.eval_mode()
+    obs = TensorDict({"policy": contexts.repeat_interleave(samples_per_context, 0)}, batch_size=[len(contexts) * samples_per_context])
+    if hasattr(runner.alg, "recording"):
+        actions = runner.alg.act(obs)
+    else:
+        actions = runner.alg.get_policy()(obs, stochastic_output=True)
+    return actions[:, 0].clamp(-1, 1).view(len(contexts), samples_per_context)
+
+
+def mode_stats(actions: torch.Tensor) -> dict:
+    near = [((actions - m).abs() < NEAR_PEAK).float().mean().item() for m in PEAKS]
+    total = sum(near)
+    probs = [n / total for n in near] if total > 0 else [0.0, 0.0]
+    entropy = -sum(p * math.log(p) for p in probs if p > 0) / math.log(len(PEAKS))
+    return {"fraction_near_peak": dict(zip(map(str, PEAKS), near)), "mode_entropy": entropy,
+            "modes_covered": sum(n >= 0.1 for n in near)}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
+    parser.add_argument("--iterations", type=int, default=60)
+    parser.add_argument("--num_envs", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--entropy_k", type=float, nargs="+", default=[4.0, 1.0], help="TruDi/REPPO targets −k·A.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
+
+    torch.set_num_threads(1)
+    contexts = torch.linspace(-1, 1, 8)[:, None]
+    results, histograms = [], {}
+    for algo in args.algos:
+        for k in ([None] if algo == "ppo" else args.entropy_k):
+            torch.manual_seed(args.seed)
+            env = TwoPeaks(args.num_envs, seed=args.seed)
+            runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0), log_dir=None, device="cpu")
+            runner.learn(args.iterations)
+            actions = sample_actions(runner, contexts, 512)
+            name = algo if k is None else f"{algo} (k={k:g})"
+            stats = {"algo": name, **mode_stats(actions)}
+            print(json.dumps(stats), flush=True)
+            results.append(stats)
+            histograms[name] = actions.flatten()
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python benchmarks/multimodal.py " + " ".join(sys.argv[1:])
+    (args.out / "multimodal.json").write_text(json.dumps({"command": command, "iterations": args.iterations,
+                                                          "num_envs": args.num_envs, "results": results}))  # fmt: skip
+    plot(histograms, args.out / "multimodal.png")
+    return 0
+
+
+def plot(histograms: dict[str, torch.Tensor], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig, axes = plt.subplots(len(histograms), 1, figsize=(6, 1.6 * len(histograms)), sharex=True)
+    for ax, (name, actions) in zip(axes, histograms.items()):
+        ax.hist(actions.numpy(), bins=80, range=(-1, 1), color="tab:blue")
+        for m in PEAKS:
+            ax.axvline(m, color="tab:red", lw=0.8, ls="--")
+        ax.set_ylabel(name, rotation=0, ha="right", va="center")
+        ax.set_yticks([])
+    axes[-1].set_xlabel("sampled action (dashed: the two optimal actions)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
