@@ -4,18 +4,23 @@
 #   bash scripts/setup.sh
 #
 # The heavy venv (~7.8 GB) lives once per dependency spec under $TRUDI_VENV_CACHE
-# (default ~/.cache/trudi-isaac/venvs/<hash of requirements/*.txt>) and .venv links to it,
-# so clean clones (CI) reuse it instead of building a fresh copy. Idempotent: with nothing
+# (default ~/.cache/trudi-isaac/venvs/<hash of requirements/*.txt>); each checkout's .venv is a
+# small venv layered on it, so clean clones (CI) reuse it instead of building a fresh copy. Idempotent: with nothing
 # changed a second run only checks and finishes in seconds. pip's cache is reused.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache_root=${TRUDI_VENV_CACHE:-$HOME/.cache/trudi-isaac/venvs}
 
+required=3.12
+
+# The version of interpreter $1 as "X.Y" (nothing if it does not run).
+python_version() {
+    "$1" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || true
+}
+
 find_python312() {
-    local candidates=()
-    [ -n "${TRUDI_PYTHON:-}" ] && candidates+=("$TRUDI_PYTHON")
-    candidates+=(python3.12)
+    local candidates=(python3.12)
     if command -v pyenv >/dev/null 2>&1; then
         local root
         root=$(pyenv root)
@@ -23,7 +28,7 @@ find_python312() {
     fi
     local c
     for c in "${candidates[@]}"; do
-        if "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; then
+        if [ "$(python_version "$c")" = "$required" ]; then
             command -v "$c" 2>/dev/null || echo "$c"
             return 0
         fi
@@ -31,10 +36,22 @@ find_python312() {
     return 1
 }
 
-if ! python=$(find_python312); then
-    echo "error: Isaac Lab 3.0 needs Python 3.12, and none was found (tried \$TRUDI_PYTHON," >&2
-    echo "       python3.12 on PATH and pyenv's versions). Install it (e.g. 'pyenv install 3.12')" >&2
-    echo "       or point TRUDI_PYTHON at a python3.12 executable." >&2
+if [ -n "${TRUDI_PYTHON:-}" ]; then
+    # An explicit choice is used as given, never silently replaced by another interpreter.
+    found=$(python_version "$TRUDI_PYTHON")
+    if [ "$found" != "$required" ]; then
+        what=${found:+Python $found}
+        echo "error: TRUDI_PYTHON=$TRUDI_PYTHON is ${what:-not a runnable Python};" \
+             "Isaac Lab 3.0 needs Python $required. Point TRUDI_PYTHON at a python$required executable" \
+             "(e.g. after 'pyenv install $required') or unset it." >&2
+        exit 2
+    fi
+    python=$TRUDI_PYTHON
+elif ! python=$(find_python312); then
+    default_version=$(python_version python3)
+    echo "error: Isaac Lab 3.0 needs Python $required, and none was found (tried python$required on PATH and" \
+         "pyenv's versions; python3 here is ${default_version:-absent}). Install it (e.g. 'pyenv install $required')" \
+         "or point TRUDI_PYTHON at a python$required executable." >&2
     exit 2
 fi
 
@@ -63,10 +80,18 @@ else
 fi
 flock -u 9
 
-# .venv in the checkout points at the shared venv (a real directory there is left alone).
-if [ -L "$repo/.venv" ] || [ ! -e "$repo/.venv" ]; then
-    ln -sfn "$venv" "$repo/.venv"
+# .venv is this checkout's own small venv layered on the shared one: a .pth file puts the shared
+# site-packages on its path. The project installs (editable) into .venv, so clones never re-point
+# each other's install.
+if [ -L "$repo/.venv" ]; then
+    rm "$repo/.venv"  # the earlier layout: a link to the shared venv
 fi
+if [ ! -x "$repo/.venv/bin/python" ]; then
+    "$python" -m venv --without-pip "$repo/.venv"
+fi
+shared_site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+local_site=$("$repo/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+echo "import site; site.addsitedir('$shared_site')" >"$local_site/trudi_shared_venv.pth"
 
 # The project itself, editable; skipped when it already resolves into this checkout.
 if ! "$repo/.venv/bin/python" - "$repo" <<'PY' >/dev/null 2>&1
@@ -77,7 +102,7 @@ for mod in (trudi_isaac, trudi_isaac.agents, trudi_isaac.tasks):
     assert os.path.realpath(mod.__file__).startswith(repo + os.sep), mod.__file__
 PY
 then
-    echo "[setup] installing trudi-isaac (editable) from $repo"
+    echo "[setup] installing trudi-isaac (editable) into $repo/.venv"
     if ! out=$("$repo/.venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e "$repo" 2>&1); then
         echo "$out" | grep -v "WARNING: Location" >&2
         echo "error: installing trudi-isaac into the venv failed" >&2

@@ -88,7 +88,7 @@ def test_isaaclab_own_trainer_runs_trudi(tmp_path: Path) -> None:
     ).stdout.strip()
     env.setdefault("ISAACSIM_ASSET_ROOT", root)
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "isaaclab"), "train", "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
+        [sys.executable, "-m", "isaaclab", "train", "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
          "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.register_trudi_agents",
          "--device", "cpu", "--num_envs", "32", "--max_iterations", "1", "agent.device=cpu"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
