@@ -63,6 +63,32 @@ def steps_per_env(run_dir: Path) -> int:
     return int(re.search(r"^num_steps_per_env: (\d+)", text, re.M)[1])
 
 
+def evaluate_run(task: str, algo: str, run_dir: Path, args: argparse.Namespace, label: str) -> dict:
+    """The learning curve of a finished run: its checkpoints evaluated on fresh envs (another process)."""
+    curve_path = SCRATCH / f"{run_dir.parent.name}.curve.json"
+    eval_cmd = [
+        sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
+        "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
+        "--episodes", str(args.eval_episodes), "--device", args.device,
+    ]  # fmt: skip
+    run_logged(eval_cmd, SCRATCH / f"{run_dir.parent.name}.eval.log", label + " eval")
+    evaluation = json.loads(curve_path.read_text())
+    curve_path.unlink()
+    return evaluation
+
+
+def reevaluate(out: Path, args: argparse.Namespace) -> None:
+    """Recompute the learning curve of a finished run whose checkpoints are still in the scratch folder."""
+    result = json.loads(out.read_text())
+    experiment = f"bench_{result['task']}_{result['algo']}_s{result['seed']}{args.tag}".replace("-", "_")
+    run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
+    label = f"{result['task']} {result['algo']} seed {result['seed']}"
+    evaluation = evaluate_run(result["task"], result["algo"], run_dir, args, label)
+    transitions = result["num_envs"] * result["num_steps_per_env"]
+    result["curve"] = [{**p, "env_steps": (p["iteration"] + 1) * transitions} for p in evaluation["curve"]]
+    out.write_text(json.dumps(result))
+
+
 def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path) -> None:
     label = f"{task} {algo} seed {seed}"
     experiment = f"bench_{task}_{algo}_s{seed}{args.tag}".replace("-", "_")
@@ -82,15 +108,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
     run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
     scalars = event_scalars(run_dir)
     n_steps = steps_per_env(run_dir)
-    curve_path = SCRATCH / f"{experiment}.curve.json"
-    eval_cmd = [
-        sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
-        "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
-        "--episodes", str(args.eval_episodes), "--device", args.device,
-    ]  # fmt: skip
-    run_logged(eval_cmd, SCRATCH / f"{experiment}.eval.log", label + " eval")
-    evaluation = json.loads(curve_path.read_text())
-    curve_path.unlink()
+    evaluation = evaluate_run(task, algo, run_dir, args, label)
     transitions = args.num_envs * n_steps
     result = {
         "task": task, "algo": algo, "seed": seed, "device": args.device, "num_envs": args.num_envs,
@@ -125,6 +143,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--tag", default="", help="Suffix of the result files (separates grids of one task).")
+    parser.add_argument("--reevaluate", action="store_true", help="Re-run the evaluation of finished runs.")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. agent.algorithm.gamma=0.98")
     args = parser.parse_args()
     if (args.env_steps is None) == (args.iterations is None) or (args.env_steps and not args.steps_per_env):
@@ -133,6 +152,10 @@ def main() -> int:
     grid = [(t, a, s) for t in args.tasks for s in args.seeds for a in args.algos]
     for k, (task, algo, seed) in enumerate(grid, 1):
         out = args.out / task / f"{algo}_s{seed}{args.tag}.json"
+        if out.exists() and args.reevaluate:
+            print(f"[{k}/{len(grid)}] {task} {algo} seed {seed}: re-evaluating")
+            reevaluate(out, args)
+            continue
         if out.exists():
             print(f"[{k}/{len(grid)}] {task} {algo} seed {seed}: finished before, skipped")
             continue
