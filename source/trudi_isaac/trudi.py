@@ -20,6 +20,7 @@ from rsl_rl.env import VecEnv
 from rsl_rl.utils import reduce_gradients_in_buckets, resolve_class, resolve_obs_groups
 from tensordict import TensorDict
 from torch import nn
+from torch.profiler import record_function
 
 from .chain_policy import ChainPolicy
 from .config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
@@ -202,35 +203,41 @@ class TruDi:
 
     def update(self) -> dict[str, float]:
         """Critic, actor and duals per minibatch; then the normalizers take in the rollout."""
-        sums: dict[str, float] = {}
-        kl_max = 0.0
+        sums: dict[str, torch.Tensor] = {}  # detached; read once at the end (no per-minibatch GPU sync)
+        kl_max = torch.zeros((), device=self.device)
         for batch in self.storage.mini_batches(self.num_mini_batches, self.num_learning_epochs):
             # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
-            critic_loss, aux_loss = self.critic.loss(
-                batch.critic_obs,
-                batch.actions,
-                batch.returns,
-                batch.next_critic_obs,
-                batch.next_actions,
-                batch.critic_mask,
-                batch.next_mask,
-            )
-            self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
+            with record_function("trudi/critic"):
+                critic_loss, aux_loss = self.critic.loss(
+                    batch.critic_obs,
+                    batch.actions,
+                    batch.returns,
+                    batch.next_critic_obs,
+                    batch.next_actions,
+                    batch.critic_mask,
+                    batch.next_mask,
+                )
+                self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
 
             # Actor: a fresh reparameterized chain a_θ ~ π_θ(·|s), critic frozen
             #   primary(s) = α log π̂_θ(a_θ|s) − Q(s, a_θ)
             #   c(s)       = Σ_n KL(N(μ_old,n, S_old,n) ‖ N(μ_θ,n, S_θ,n)) at the stored chain (one batched forward)
             #   L_actor    = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]
             alpha, beta = self.duals.alpha.detach(), self.duals.beta.detach()
-            sample = self.actor.sample(batch.actor_obs)
-            with frozen(self.critic):
-                q = self.critic.q_value(batch.critic_obs, sample.actions)  # [B]
-            new_means = self.actor.step_means(batch.actor_obs, batch.chain)  # [B, N, A]
-            kl = trajectory_kl(batch.old_means, batch.old_var, new_means, self.actor.step_variance(), self.kl_mean_only)
+            with record_function("trudi/actor_chain"):
+                sample = self.actor.sample(batch.actor_obs)
+                with frozen(self.critic):
+                    q = self.critic.q_value(batch.critic_obs, sample.actions)  # [B]
+            with record_function("trudi/trust_region_kl"):
+                new_means = self.actor.step_means(batch.actor_obs, batch.chain)  # [B, N, A]
+                kl = trajectory_kl(
+                    batch.old_means, batch.old_var, new_means, self.actor.step_variance(), self.kl_mean_only
+                )  # [B]
             primary = alpha * sample.log_prob - q  # [B]
             inside = kl.detach() < self.trust_region_eps  # [B]
             actor_loss = torch.where(inside, primary, beta * kl).mean()
-            self._step(self.actor_optimizer, self.actor, actor_loss)
+            with record_function("trudi/actor_backward"):
+                self._step(self.actor_optimizer, self.actor, actor_loss)
 
             # Duals, on detached statistics:  L_α = α (H̄ − H*),  L_β = −β (c̄ − ε)
             # H̄ leaves out the prior term: H̄ = −mean(log π̂ − log N(x_0; 0, σ_p²))
@@ -241,7 +248,7 @@ class TruDi:
             )
             self._step(self.dual_optimizer, self.duals, dual_loss, clip=False)
 
-            kl_max = max(kl_max, kl.max().item())
+            kl_max = torch.maximum(kl_max, kl.detach().max())
             for key, value in (
                 ("critic", critic_loss),
                 ("critic_aux", aux_loss),
@@ -251,11 +258,11 @@ class TruDi:
                 ("trust_region/over_bound_frac", 1.0 - inside.float().mean()),
                 ("trust_region/entropy", entropy),
             ):
-                sums[key] = sums.get(key, 0.0) + value.item()
+                sums[key] = sums.get(key, 0.0) + value.detach()
 
         num_updates = self.num_learning_epochs * self.num_mini_batches
-        stats = {key: value / num_updates for key, value in sums.items()}
-        stats["trust_region/kl_max"] = kl_max
+        stats = {key: value.item() / num_updates for key, value in sums.items()}
+        stats["trust_region/kl_max"] = kl_max.item()
         stats["trust_region/alpha"] = self.duals.alpha.item()
         stats["trust_region/beta"] = self.duals.beta.item()
         stats["q_rollout"] = self._q_mean
