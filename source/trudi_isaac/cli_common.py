@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import sys
+from collections.abc import Callable
 
 AGENT_ENTRY_POINTS = {
     "ppo": "rsl_rl_cfg_entry_point",
@@ -13,6 +15,12 @@ AGENT_ENTRY_POINTS = {
 }
 LEGACY_TASK_SUFFIX = "-v0"
 NUM_CLOSE_MATCHES = 5
+CHECKPOINT_SELECTORS = ("latest", "best")
+"""``--checkpoint`` values Isaac Lab's trainer resolves itself (besides folders, wandb runs and URLs)."""
+
+EXIT_BAD_INPUT = 2
+EXIT_RUN_FAILED = 1
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -107,3 +115,49 @@ def prepare(args: argparse.Namespace) -> tuple[str, str]:
         except registration.NotDerivable as err:
             raise UsageError(str(err)) from None
     return task, agent_key
+
+
+def check_checkpoint_file(value: str) -> None:
+    """Fail fast (before the simulator starts) on a ``--checkpoint`` file that is missing or unreadable.
+
+    Selectors (``latest``, ``best``), run folders, wandb runs and URLs are left to Isaac Lab to resolve.
+    """
+    from isaaclab_rl.utils.wandb import is_wandb_checkpoint  # noqa: PLC0415
+
+    from .checkpoints import read_checkpoint  # noqa: PLC0415
+
+    if value in CHECKPOINT_SELECTORS or os.path.isdir(value) or is_wandb_checkpoint(value) or "://" in value:
+        return
+    read_checkpoint(value, map_location="cpu")
+
+
+def exit_code_for(err: BaseException) -> int | None:
+    """The exit code of an error reported as one line (bad input 2, NaN/Inf in a run 1), else None."""
+    from .checkpoints import CheckpointError  # noqa: PLC0415
+    from .config_checks import ConfigError  # noqa: PLC0415
+    from .finite import NonFiniteError  # noqa: PLC0415
+
+    if isinstance(err, (UsageError, ConfigError, CheckpointError)):
+        return EXIT_BAD_INPUT
+    if isinstance(err, NonFiniteError):
+        return EXIT_RUN_FAILED
+    return None
+
+
+def run_reporting_errors(prog: str, body: Callable[[], int]) -> int:
+    """``body()``, with bad input and failed runs reported as one line on stderr and an exit code, not a traceback.
+
+    Bad input (usage, config ranges, checkpoints) exits 2; a run stopped by NaN/Inf exits 1; Ctrl-C outside
+    training (where no checkpoint is due) exits 130.
+    """
+    try:
+        return body()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        code = exit_code_for(err)
+        if code is None:
+            raise
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return code

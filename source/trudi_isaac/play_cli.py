@@ -4,7 +4,8 @@ Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnP
 runs the deterministic policy (default) or the stochastic one until ``--episodes`` episodes have
 ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
 ``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
-against the torch policy on the observations of the evaluation.
+against the torch policy on the observations of the evaluation. A missing, corrupt or mismatched
+checkpoint ends in one line and exit code 2 (:mod:`trudi_isaac.safe_runner`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import sys
 
 import torch
 
-from .cli_common import UsageError, add_common_args, check_positive, prepare
+from . import safe_runner
+from .checkpoints import read_checkpoint
+from .cli_common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
 
 DEFAULT_EVAL_ENVS = 16
 ONNX_ATOL = 1e-5
@@ -42,6 +45,7 @@ def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
     from isaaclab_tasks.utils import get_checkpoint_path  # noqa: PLC0415
 
     if checkpoint and os.path.isfile(checkpoint):
+        read_checkpoint(checkpoint, map_location="cpu")  # missing or corrupt: fail before the simulator starts
         return checkpoint
     if checkpoint and not os.path.isdir(checkpoint):
         raise UsageError(f"checkpoint '{checkpoint}' does not exist")
@@ -57,27 +61,35 @@ def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
 
 @torch.no_grad()
 def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
-    """Run ``act`` until ``episodes`` episodes ended; returns mean return, mean length and the observations seen."""
+    """Mean return and length of the first ``k = ceil(episodes / num_envs)`` episodes of *every* env.
+
+    Taking the first ``episodes`` episodes to end, whichever env they come from, would over-represent
+    short (failed) episodes; a fixed number per env does not. Also returns the last observations seen.
+    """
+    per_env = math.ceil(episodes / env.num_envs)
     obs = env.get_observations()
     returns = torch.zeros(env.num_envs, device=env.device)
     lengths = torch.zeros(env.num_envs, device=env.device)
-    done_returns, done_lengths, seen = [], [], []
-    max_steps = int(env.max_episode_length) * (math.ceil(episodes / env.num_envs) + 1)
+    completed = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
+    total_return, total_length, seen = 0.0, 0.0, []
+    max_steps = int(env.max_episode_length) * (per_env + 1)
     for _ in range(max_steps):
         seen.append(obs.clone())
         obs, rewards, dones, _ = env.step(act(obs))
-        returns += rewards
-        lengths += 1
-        ended = dones.bool()
-        done_returns += returns[ended].tolist()
-        done_lengths += lengths[ended].tolist()
+        counting = (completed < per_env).float()  # envs still within their first k episodes
+        returns += rewards * counting
+        lengths += counting
+        ended = dones.bool() & (completed < per_env)
+        total_return += returns[ended].sum().item()
+        total_length += lengths[ended].sum().item()
         returns[ended], lengths[ended] = 0.0, 0.0
-        if len(done_returns) >= episodes:
+        completed += ended.long()
+        if bool((completed >= per_env).all()):
             break
-    if not done_returns:
-        raise RuntimeError(f"no episode ended within {max_steps} steps")
-    n = min(episodes, len(done_returns))
-    return sum(done_returns[:n]) / n, sum(done_lengths[:n]) / n, torch.cat(seen[-ONNX_CHECK_STEPS:])
+    else:
+        raise RuntimeError(f"not every env finished {per_env} episode(s) within {max_steps} steps")
+    n = per_env * env.num_envs
+    return total_return / n, total_length / n, torch.cat(seen[-ONNX_CHECK_STEPS:])
 
 
 @torch.no_grad()
@@ -93,25 +105,21 @@ def check_onnx(path: str, policy: torch.nn.Module, obs) -> float:
     return float((got - expected).abs().max())
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        args = parse_args(argv)
-        task, agent_key = prepare(args)
-        from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
-            RslRlVecEnvWrapper,
-            check_rsl_rl_version,
-            create_rsl_rl_runner,
-            handle_deprecated_rsl_rl_cfg,
-        )
-        from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
+def play(argv: list[str]) -> int:
+    args = parse_args(argv)
+    task, agent_key = prepare(args)
+    from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
+        RslRlVecEnvWrapper,
+        check_rsl_rl_version,
+        create_rsl_rl_runner,
+        handle_deprecated_rsl_rl_cfg,
+    )
+    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
 
-        agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
-        agent_cfg.device = args.device
-        checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
-    except UsageError as err:
-        print(f"play.py: error: {err}", file=sys.stderr)
-        return 2
+    agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
+    agent_cfg.device = args.device
+    checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
+    safe_runner.install()
 
     from .isaaclab_env import make_env  # noqa: PLC0415
 
@@ -135,3 +143,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"play.py: error: ONNX output differs from the torch policy by {error:.2e} > {ONNX_ATOL}", file=sys.stderr)
                 return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_reporting_errors("play.py", lambda: play(sys.argv[1:] if argv is None else argv))

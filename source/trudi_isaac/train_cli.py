@@ -3,7 +3,9 @@
 It adds what a user of the old scripts expects and Isaac Lab 3 does not do by itself:
 legacy ``-v0`` task names, short agent names (``ppo``, ``trudi``, ``reppo``), a device default
 that follows the machine (and reaches the agent config: ``agent.device``), CPU thread settings,
-and offline assets. Everything else — config resolution, Hydra overrides, logging under
+offline assets, and safe checkpoints (:mod:`trudi_isaac.safe_runner`: atomic, never NaN, checked
+on resume, saved on Ctrl-C). Bad input ends in one line and exit code 2 (:mod:`trudi_isaac.launcher_errors`
+inside Isaac Lab's simulation block). Everything else — config resolution, Hydra overrides, logging under
 ``logs/rsl_rl/<experiment>/<run>/``, checkpoints, resume, ``OnPolicyRunner`` — is Isaac Lab's.
 """
 
@@ -12,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import multi_process
-from .cli_common import UsageError, add_common_args, check_positive, prepare
+from . import launcher_errors, multi_process, safe_runner
+from .cli_common import add_common_args, check_checkpoint_file, check_positive, prepare, run_reporting_errors
 
 DEFAULT_SEED = 42
 """Base seed of a multi-process CPU run without --seed (rank r uses DEFAULT_SEED + r)."""
@@ -31,8 +33,14 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "--distributed", action="store_true",
         help="Multi-process training under torchrun: NCCL on GPUs (Isaac Lab's path), gloo on the CPU.",
     )  # fmt: skip
+    parser.add_argument(
+        "--checkpoint", default=None,
+        help="Resume from a checkpoint file, a run folder, or 'latest' (Isaac Lab's selectors).",
+    )  # fmt: skip
     args, passthrough = parser.parse_known_args(argv)
     check_positive(args, "max_iterations")
+    if args.checkpoint is not None:
+        passthrough = ["--checkpoint", args.checkpoint, *passthrough]
     return args, passthrough
 
 
@@ -54,19 +62,22 @@ def build_isaaclab_argv(args: argparse.Namespace, task: str, agent_key: str, pas
     return argv + passthrough + [f"agent.device={args.device}"]
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        args, passthrough = parse_args(argv)
-        task, agent_key = prepare(args)
-    except UsageError as err:
-        print(f"train.py: error: {err}", file=sys.stderr)
-        return 2
+def train(argv: list[str]) -> int:
+    args, passthrough = parse_args(argv)
+    task, agent_key = prepare(args)
+    if args.checkpoint is not None:
+        check_checkpoint_file(args.checkpoint)  # a missing or corrupt file: fail before the simulator starts
 
     from isaaclab_rl.entrypoints.backends import train_rsl_rl  # noqa: PLC0415
 
     multi_process.install()
+    safe_runner.install()
+    launcher_errors.install("train.py")  # after safe_runner: wraps its load and learn
     if args.distributed and multi_process.world_size() < 2:
         print("train.py: warning: --distributed without torchrun (WORLD_SIZE < 2) trains one process", file=sys.stderr)
     train_rsl_rl.run(build_isaaclab_argv(args, task, agent_key, passthrough))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_reporting_errors("train.py", lambda: train(sys.argv[1:] if argv is None else argv))
