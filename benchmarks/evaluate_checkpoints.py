@@ -52,25 +52,12 @@ def main() -> int:
     args.assets = None
 
     from trudi_isaac.cli_common import prepare  # noqa: PLC0415
-    from trudi_isaac.play_cli import evaluate  # noqa: PLC0415
+    from trudi_isaac.play_cli import evaluate, evaluation_runner, load_agent_cfg  # noqa: PLC0415
 
     task, agent_key = prepare(args)
-    from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
-        RslRlVecEnvWrapper,
-        check_rsl_rl_version,
-        create_rsl_rl_runner,
-        handle_deprecated_rsl_rl_cfg,
-    )
-    from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
-
-    from trudi_isaac.isaaclab_env import make_env  # noqa: PLC0415
-
-    agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
-    agent_cfg.device = args.device
+    agent_cfg = load_agent_cfg(task, agent_key, args.device)
     curve = []
-    with make_env(task, args.num_envs, args.device, args.seed) as gym_env:
-        env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)
-        runner = create_rsl_rl_runner(env, agent_cfg)
+    with evaluation_runner(task, agent_cfg, args.num_envs, args.device, args.seed) as (env, runner):
         memory = storage_bytes(runner.alg.storage)
         for iteration, path in checkpoints(args.run_dir):
             runner.load(str(path), map_location=args.device)

@@ -11,9 +11,12 @@ checkpoint ends in one line and exit code 2 (:mod:`trudi_isaac.safe_runner`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
+
+from collections.abc import Iterator
 
 import torch
 
@@ -105,27 +108,36 @@ def check_onnx(path: str, policy: torch.nn.Module, obs) -> float:
     return float((got - expected).abs().max())
 
 
-def play(argv: list[str]) -> int:
-    args = parse_args(argv)
-    task, agent_key = prepare(args)
-    from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
-        RslRlVecEnvWrapper,
-        check_rsl_rl_version,
-        create_rsl_rl_runner,
-        handle_deprecated_rsl_rl_cfg,
-    )
+def load_agent_cfg(task: str, agent_key: str, device: str):
+    """The task's agent config under ``agent_key``, migrated to the installed rsl-rl, on ``device``."""
+    from isaaclab_rl.rsl_rl import check_rsl_rl_version, handle_deprecated_rsl_rl_cfg  # noqa: PLC0415
     from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry  # noqa: PLC0415
 
     agent_cfg = handle_deprecated_rsl_rl_cfg(load_cfg_from_registry(task, agent_key), check_rsl_rl_version())
-    agent_cfg.device = args.device
-    checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
-    safe_runner.install()
+    agent_cfg.device = device
+    return agent_cfg
+
+
+@contextlib.contextmanager
+def evaluation_runner(task: str, agent_cfg, num_envs: int, device: str, seed: int | None) -> Iterator[tuple]:
+    """``(env, runner)``: the task on fresh envs, wrapped for rsl-rl, and an ``OnPolicyRunner`` without logging."""
+    from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper, create_rsl_rl_runner  # noqa: PLC0415
 
     from .isaaclab_env import make_env  # noqa: PLC0415
 
-    with make_env(task, args.num_envs or DEFAULT_EVAL_ENVS, args.device, args.seed) as gym_env:
+    with make_env(task, num_envs, device, seed) as gym_env:
         env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)
-        runner = create_rsl_rl_runner(env, agent_cfg)
+        yield env, create_rsl_rl_runner(env, agent_cfg)
+
+
+def play(argv: list[str]) -> int:
+    args = parse_args(argv)
+    task, agent_key = prepare(args)
+    agent_cfg = load_agent_cfg(task, agent_key, args.device)
+    checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
+    safe_runner.install()
+
+    with evaluation_runner(task, agent_cfg, args.num_envs or DEFAULT_EVAL_ENVS, args.device, args.seed) as (env, runner):
         runner.load(checkpoint, map_location=args.device)
         print(f"[play] checkpoint: {checkpoint}")
         policy = runner.get_inference_policy(device=args.device)
