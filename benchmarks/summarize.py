@@ -105,6 +105,42 @@ def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str,
     return curve_png, cost_png
 
 
+def multimodal_section(results: Path) -> list[str]:
+    path = results / "multimodal.json"
+    if not path.exists():
+        return []
+    report = json.loads(path.read_text())
+    lines = ["## Multimodality (TwoPeaks: two equally good actions)", "",
+             "| policy | mode entropy per state (0 = one mode, 1 = both) | modes covered per state | samples near a peak |",
+             "|---|---|---|---|"]  # fmt: skip
+    for r in report["results"]:
+        lines.append(f"| {r['algo']} | {r['mode_entropy']:.2f} | {r['modes_covered']:.2f} | {r['near_any']:.2f} |")
+    lines += ["", f"{report['iterations']} iterations × {report['num_envs']} envs. Command: `{report['command']}`", "",
+              f"![]({results.name}/multimodal.png)", ""]  # fmt: skip
+    return lines
+
+
+def update_cost_section(results: Path) -> list[str]:
+    path = results / "update_cost.jsonl"
+    if not path.exists():
+        return []
+    lines = ["## Cost on a batched torch env (no simulator)", "",
+             "| device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it | buffer B per transition |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for record in map(json.loads, path.read_text().splitlines()):
+        c = record["config"]
+        for r in record["results"]:
+            per_transition = r["buffer_bytes_per_transition"]
+            lines.append(
+                f"| {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
+                f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
+                f"| {f'{per_transition:.0f}' if per_transition else '–'} |"
+            )
+    lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --out benchmarks/results/update_cost.jsonl`"
+              " (best of 3 iterations after a warm-up).", ""]  # fmt: skip
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
@@ -119,6 +155,7 @@ def main() -> int:
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
+    lines += multimodal_section(args.results) + update_cost_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]
