@@ -17,6 +17,9 @@ import sys
 from . import launcher_errors, multi_process, safe_runner
 from .cli_common import add_common_args, check_checkpoint_file, check_positive, prepare, run_reporting_errors
 
+CPU_DEFAULT_NUM_ENVS = 256
+"""Tasks' own defaults (often 4096) are sized for GPUs; on the CPU each batched step costs a fixed overhead, so a
+few hundred envs give most of the throughput (../shared/ISAACLAB.md)."""
 DEFAULT_SEED = 42
 """Base seed of a multi-process CPU run without --seed (rank r uses DEFAULT_SEED + r)."""
 
@@ -51,6 +54,9 @@ def build_isaaclab_argv(args: argparse.Namespace, task: str, agent_key: str, pas
     would do: one run folder for all ranks, seed + rank per rank (see :mod:`trudi_isaac.multi_process`).
     """
     argv = ["--task", task, "--agent", agent_key, "--device", args.device]
+    if args.num_envs is None and args.device == "cpu":
+        args.num_envs = CPU_DEFAULT_NUM_ENVS
+        print(f"[trudi] on the CPU: {CPU_DEFAULT_NUM_ENVS} envs unless --num_envs says otherwise", file=sys.stderr)
     if args.distributed and args.device == "cpu":
         argv += ["--run_timestamp", multi_process.init_cpu_group()]
         args.seed = (DEFAULT_SEED if args.seed is None else args.seed) + multi_process.rank()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from itertools import chain
 
 import torch
 from rsl_rl.env import VecEnv
@@ -124,8 +123,6 @@ class TruDi:
         self.grad_reduce_bucket_mb = grad_reduce_bucket_mb
 
         self.recording = True  # act() writes the rollout only in train mode
-        self.rnd = None  # rsl-rl's runner and logger look for these extension hooks
-        self.intrinsic_rewards = None
 
     # --- collection ---------------------------------------------------------------------------------------------------
 
@@ -345,11 +342,6 @@ class TruDi:
         for module in (self.actor, self.critic, self.duals, self.reward_normalizer):
             for tensor in module.state_dict().values():
                 torch.distributed.broadcast(tensor, src=0)
-
-    def reduce_parameters(self) -> None:
-        """Average all gradients across ranks (rsl-rl's hook; :meth:`_step` does it per optimizer)."""
-        params = chain(self.actor.parameters(), self.critic.parameters(), self.duals.parameters())
-        reduce_gradients_in_buckets(params, self.gpu_world_size, self.grad_reduce_bucket_mb)
 
     @staticmethod
     def construct_algorithm(obs: TensorDict, env: VecEnv, cfg: dict, device: str) -> TruDi:
