@@ -14,9 +14,8 @@ actor/KL machinery live elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
+from rsl_rl.utils import resolve_nn_activation
 from torch import Tensor, nn
 
 from .hl_gauss import DEFAULT_SIGMA_RATIO, HLGauss
@@ -33,27 +32,9 @@ MIN_MASK_COUNT = 1.0
 #: Scalar the critic's output distribution encodes at initialisation (TRUDI.md: "initial Q is 0").
 INITIAL_Q_VALUE = 0.0
 
-_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
-    "swish": nn.SiLU,
-    "silu": nn.SiLU,
-    "gelu": nn.GELU,
-    "relu": nn.ReLU,
-    "elu": nn.ELU,
-    "mish": nn.Mish,
-    "tanh": nn.Tanh,
-}
-
-
-def _make_activation(name: str) -> nn.Module:
-    try:
-        return _ACTIVATIONS[name.lower()]()
-    except KeyError as err:
-        raise ValueError(f"unknown activation {name!r}; choose from {sorted(_ACTIVATIONS)}") from err
-
-
 def _mlp_block(in_dim: int, out_dim: int, activation: str) -> nn.Sequential:
     """Linear -> RMSNorm -> activation (one layer of the authors' critic MLPs)."""
-    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.RMSNorm(out_dim), _make_activation(activation))
+    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.RMSNorm(out_dim), resolve_nn_activation(activation))
 
 
 def _hidden_stack(in_dim: int, hidden_dim: int, num_blocks: int, activation: str) -> tuple[nn.Sequential, int]:
