@@ -47,9 +47,3 @@ def describe(names: list[str]) -> str:
     rest = len(names) - MAX_NAMES_SHOWN
     return f"{shown} (and {rest} more)" if rest > 0 else shown
 
-
-def check_finite(tree: Any, what: str, prefix: str = "") -> None:
-    """Raise :class:`NonFiniteError` ``"non-finite <what>: <names>"`` if anything in ``tree`` is NaN or Inf."""
-    bad = non_finite_names(tree, prefix)
-    if bad:
-        raise NonFiniteError(f"non-finite {what}: {describe(bad)}")
