@@ -397,16 +397,13 @@ def test_stored_chain_kl_equals_rerun_with_same_noise() -> None:
 # --- 4. the trust-region gate -----------------------------------------------------------------------------------------
 
 
-def test_trust_region_gate_in_update() -> None:
-    """Run TruDi.update on one constructed minibatch in which half the states are past the bound. Checks:
-    (a) ∂L/∂log π̂_i = α/B for states inside and 0 for states over the bound (no primary gradient there);
-    (b) ∂L/∂μ_θ (the KL's new means) is 0 for states inside and non-zero over the bound;
-    (c) ∇_θ L equals ∇_θ[ Σ_inside primary / B + Σ_over β c / B ] recomputed independently here, and differs
-        clearly from the ungated and the inverted gate."""
+def gated_minibatch(init_beta: float = 0.5) -> tuple[TruDi, object, float]:
+    """TruDi on PointReach after one rollout, its actor moved away from the behaviour policy, and the rollout
+    as one minibatch; ε is placed so that about half the states are over the bound, none of them near ε."""
     torch.manual_seed(0)
     env = PointReach(num_envs=16, seed=0)
     cfg = runner_cfg("trudi", **SMALL)
-    cfg["algorithm"]["init_beta"] = 0.5
+    cfg["algorithm"]["init_beta"] = init_beta
     with contextlib.redirect_stdout(io.StringIO()):
         alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
     alg.num_learning_epochs, alg.num_mini_batches = 1, 1
@@ -414,7 +411,6 @@ def test_trust_region_gate_in_update() -> None:
     obs = collect_rollout(alg, env, env.get_observations(), cfg["num_steps_per_env"])
     with torch.inference_mode():
         alg.compute_returns(obs)
-
     batch = next(alg.storage.mini_batches(1, 1))  # all T·E rows, shuffled
     B = batch.actor_obs.shape[0]
     with torch.no_grad():  # move the actor away from the behaviour policy
@@ -429,78 +425,83 @@ def test_trust_region_gate_in_update() -> None:
     gaps = kl_sorted[lo:hi] - kl_sorted[lo - 1 : hi - 1]
     split = lo + int(gaps.argmax())
     assert gaps.max() > 1e-3 * kl_sorted[split]
-    eps = 0.5 * (kl_sorted[split - 1] + kl_sorted[split]).item()
+    return alg, batch, 0.5 * (kl_sorted[split - 1] + kl_sorted[split]).item()
+
+
+def test_trust_region_gate_in_actor_loss() -> None:
+    """TruDi.actor_loss on a minibatch in which about half the states are past the bound. It runs each branch
+    only on its own states; the test recomputes both branches on ALL states, independently, and checks that
+    (a) loss and ∇_θ L equal those of mean_s[1{c<ε} primary + 1{c≥ε} β c] (TRUDI.md), and differ clearly from
+    the ungated loss and from the inverted gate; (b) the gate, c(s), H̄ (prior term left out) and the mean Q
+    are those of the recomputation; (c) with every state inside (or every state over) the loss is the plain
+    mean of primary (of β c)."""
+    alg, batch, eps = gated_minibatch()
     alg.trust_region_eps = eps
+    actor, B = alg.actor, batch.actor_obs.shape[0]
+    params = [p for p in actor.parameters() if p.requires_grad]
+    alpha, beta = alg.duals.alpha.detach(), alg.duals.beta.detach()
+    noise = torch.randn(B, actor.num_steps + 1, ACT_DIM)
 
-    noise = torch.randn(B, alg.actor.num_steps + 1, ACT_DIM)
-    actor = alg.actor
-    orig_sample, orig_step_means, orig_step = actor.sample, actor.step_means, alg._step
-    seen: dict = {}
+    step = alg.actor_loss(batch, alpha, beta, noise)
+    g_pkg = torch.autograd.grad(step.loss, params, allow_unused=True)
 
-    def sample(o, noise_=None):
-        if noise_ is None and o.shape[0] == B and "sample" not in seen:
-            seen["sample"] = orig_sample(o, noise)
-            return seen["sample"]
-        return orig_sample(o, noise_)
-
-    def step_means(o, chain):
-        seen["new_means"] = orig_step_means(o, chain)
-        return seen["new_means"]
-
-    def step(optimizer, module, loss, clip=True):
-        if module is actor and "actor_loss" not in seen:
-            seen["actor_loss"] = loss.detach().clone()
-            params = [p for p in actor.parameters() if p.requires_grad]
-            g_logp, g_means = torch.autograd.grad(
-                loss, [seen["sample"].log_prob, seen["new_means"]], retain_graph=True
-            )
-            g_params = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
-            seen["g_logp"], seen["g_means"], seen["g_params"] = g_logp, g_means, g_params
-            # independent recomputation at the same parameters, critic and noise
-            alpha, beta = alg.duals.alpha.detach(), alg.duals.beta.detach()
-            s = orig_sample(batch.actor_obs, noise)
-            q = alg.critic.q_value(batch.critic_obs, s.actions)
-            primary = alpha * s.log_prob - q
-            c = explicit_gaussian_kl(
-                batch.old_means, batch.old_var, orig_step_means(batch.actor_obs, batch.chain), actor.step_variance()
-            ).sum(dim=(-2, -1))
-            inside = c.detach() < eps
-            seen["alpha"], seen["inside"] = alpha.item(), inside
-            gated = (primary * inside).sum() / B + (beta * c * ~inside).sum() / B
-            ungated = primary.mean()
-            inverted = (primary * ~inside).sum() / B + (beta * c * inside).sum() / B
-            seen["expected_loss"] = gated.detach().float()
-            for name, value in (("gated", gated), ("ungated", ungated), ("inverted", inverted)):
-                seen["g_" + name] = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-        return orig_step(optimizer, module, loss, clip)
-
-    actor.sample, actor.step_means, alg._step = sample, step_means, step
-    alg.storage.mini_batches = lambda num_mini_batches, num_epochs: iter([batch])
-    alg.update()
-    assert "actor_loss" in seen
-
-    inside = seen["inside"]
+    # independent recomputation of both branches on all states, at the same parameters, critic and noise
+    s = actor.sample(batch.actor_obs, noise)
+    primary = alpha * s.log_prob - alg.critic.q_value(batch.critic_obs, s.actions)
+    c = explicit_gaussian_kl(
+        batch.old_means, batch.old_var, actor.step_means(batch.actor_obs, batch.chain), actor.step_variance()
+    ).sum(dim=(-2, -1))
+    inside = c.detach() < eps
     n_in = int(inside.sum())
     assert 0.3 * B < n_in < 0.7 * B
-    # (a) primary gradient only inside
-    g_logp = seen["g_logp"]
-    torch.testing.assert_close(g_logp[inside], torch.full((n_in,), seen["alpha"] / B), rtol=1e-4, atol=0.0)
-    assert torch.all(g_logp[~inside] == 0)
-    # (b) restoring gradient only over the bound
-    g_means = seen["g_means"].flatten(1).abs().sum(-1)
-    assert torch.all(g_means[inside] == 0)
-    assert torch.all(g_means[~inside] > 0)
-    # (c) parameter gradients
-    torch.testing.assert_close(seen["actor_loss"], seen["expected_loss"], rtol=1e-4, atol=1e-6)
+    gated = (primary * inside).sum() / B + (beta * c * ~inside).sum() / B
+    ungated = primary.mean()
+    inverted = (primary * ~inside).sum() / B + (beta * c * inside).sum() / B
 
     def flat(grads):
         return torch.cat([(torch.zeros(1) if g is None else g).flatten() for g in grads])
 
-    g_pkg, g_gated = flat(seen["g_params"]), flat(seen["g_gated"])
-    torch.testing.assert_close(g_pkg, g_gated, rtol=1e-3, atol=1e-6)
-    for other in ("g_ungated", "g_inverted"):
-        g_other = flat(seen[other])
-        assert (g_pkg - g_other).norm() > 0.05 * g_pkg.norm(), other
+    g_pkg = flat(g_pkg)
+    # (a)
+    torch.testing.assert_close(step.loss.detach(), gated.detach().float(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(g_pkg, flat(torch.autograd.grad(gated, params, retain_graph=True)), rtol=1e-3, atol=1e-6)
+    for other in (ungated, inverted):
+        g_other = flat(torch.autograd.grad(other, params, retain_graph=True, allow_unused=True))
+        assert (g_pkg - g_other).norm() > 0.05 * g_pkg.norm()
+    # (b)
+    assert torch.equal(step.inside, inside)
+    torch.testing.assert_close(step.kl, c.detach().float(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(step.entropy, -(s.log_prob - s.prior_log_prob).mean().detach(), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(step.q_mean, (primary - alpha * s.log_prob).neg().mean().detach(), rtol=1e-4, atol=1e-5)
+    # (c)
+    alg.trust_region_eps = float("inf")
+    all_inside = alg.actor_loss(batch, alpha, beta, noise)
+    torch.testing.assert_close(all_inside.loss.detach(), primary.mean().detach(), rtol=1e-4, atol=1e-6)
+    alg.trust_region_eps = 0.0
+    all_over = alg.actor_loss(batch, alpha, beta, noise)
+    torch.testing.assert_close(all_over.loss.detach(), (beta * c).mean().detach().float(), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(all_over.entropy, step.entropy, rtol=1e-4, atol=1e-5)
+
+
+def test_update_steps_the_actor_on_actor_loss() -> None:
+    """TruDi.update's actor step is actor_loss's loss: the logged actor loss is the one it returned."""
+    alg, batch, eps = gated_minibatch()
+    alg.trust_region_eps = eps
+    losses = []
+    orig_actor_loss = alg.actor_loss
+
+    def spy(*args, **kwargs):
+        losses.append(orig_actor_loss(*args, **kwargs))
+        return losses[-1]
+
+    alg.actor_loss = spy
+    alg.storage.mini_batches = lambda num_mini_batches, num_epochs: iter([batch])
+    before = [p.detach().clone() for p in alg.actor.parameters()]
+    stats = alg.update()
+    assert len(losses) == 1
+    assert stats["actor"] == pytest.approx(losses[0].loss.item(), rel=1e-6)
+    assert stats["trust_region/over_bound_frac"] == pytest.approx(1.0 - losses[0].inside.float().mean().item())
+    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, alg.actor.parameters()))
 
 
 # --- 5. checkpoints ---------------------------------------------------------------------------------------------------

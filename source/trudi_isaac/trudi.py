@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from rsl_rl.env import VecEnv
@@ -26,7 +27,7 @@ from .config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
 from .q_critic import DistributionalQCritic
 from .reward_normalizer import RewardNormalizer
 from .trajectory_kl import trajectory_kl
-from .trajectory_storage import TrajectoryStorage
+from .trajectory_storage import TrajectoryBatch, TrajectoryStorage
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -46,6 +47,17 @@ class Duals(nn.Module):
     @property
     def beta(self) -> torch.Tensor:
         return self.log_beta.exp()
+
+
+@dataclass
+class ActorStep:
+    """The actor's loss on one minibatch and its detached statistics."""
+
+    loss: torch.Tensor  # [] L_actor, differentiable
+    kl: torch.Tensor  # [B] path KL c(s)
+    inside: torch.Tensor  # [B] c(s) < ε
+    entropy: torch.Tensor  # [] H̄ for the α dual (prior term left out)
+    q_mean: torch.Tensor  # [] mean Q(s, a_θ) of the fresh actions
 
 
 @contextlib.contextmanager
@@ -216,41 +228,25 @@ class TruDi:
                 )
                 self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
 
-            # Actor: a fresh reparameterized chain a_θ ~ π_θ(·|s), critic frozen
-            #   primary(s) = α log π̂_θ(a_θ|s) − Q(s, a_θ)
-            #   c(s)       = Σ_n KL(N(μ_old,n, S_old,n) ‖ N(μ_θ,n, S_θ,n)) at the stored chain (one batched forward)
-            #   L_actor    = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]
-            alpha, beta = self.duals.alpha.detach(), self.duals.beta.detach()
-            with record_function("trudi/actor_chain"):
-                sample = self.actor.sample(batch.actor_obs)
-                with frozen(self.critic):
-                    q = self.critic.q_value(batch.critic_obs, sample.actions)  # [B]
-            with record_function("trudi/trust_region_kl"):
-                new_means = self.actor.step_means(batch.actor_obs, batch.chain)  # [B, N, A]
-                kl = trajectory_kl(
-                    batch.old_means, batch.old_var, new_means, self.actor.step_variance(), self.kl_mean_only
-                )  # [B]
-            primary = alpha * sample.log_prob - q  # [B]
-            inside = kl.detach() < self.trust_region_eps  # [B]
-            actor_loss = torch.where(inside, primary, beta * kl).mean()
+            # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
+            actor_step = self.actor_loss(batch, self.duals.alpha.detach(), self.duals.beta.detach())
             with record_function("trudi/actor_backward"):
-                self._step(self.actor_optimizer, self.actor, actor_loss)
+                self._step(self.actor_optimizer, self.actor, actor_step.loss)
 
             # Duals, on detached statistics:  L_α = α (H̄ − H*),  L_β = −β (c̄ − ε)
-            # H̄ leaves out the prior term: H̄ = −mean(log π̂ − log N(x_0; 0, σ_p²))
-            entropy = -(sample.log_prob - sample.prior_log_prob).mean().detach()
-            kl_mean = kl.mean().detach()
+            kl, inside, entropy = actor_step.kl, actor_step.inside, actor_step.entropy
+            kl_mean = kl.mean()
             dual_loss = self.duals.alpha * (entropy - self.entropy_target) - self.duals.beta * (
                 kl_mean - self.trust_region_eps
             )
             self._step(self.dual_optimizer, self.duals, dual_loss, clip=False)
 
-            kl_max = torch.maximum(kl_max, kl.detach().max())
+            kl_max = torch.maximum(kl_max, kl.max())
             for key, value in (
                 ("critic", critic_loss),
                 ("critic_aux", aux_loss),
-                ("actor", actor_loss),
-                ("q_policy", q.mean()),
+                ("actor", actor_step.loss),
+                ("q_policy", actor_step.q_mean),
                 ("trust_region/kl_mean", kl_mean),
                 ("trust_region/over_bound_frac", 1.0 - inside.float().mean()),
                 ("trust_region/entropy", entropy),
@@ -275,6 +271,54 @@ class TruDi:
         self.critic.obs_normalizer.commit()
         self.storage.clear()
         return stats
+
+    def actor_loss(
+        self, batch: TrajectoryBatch, alpha: torch.Tensor, beta: torch.Tensor, noise: torch.Tensor | None = None
+    ) -> ActorStep:
+        """The actor's loss on one minibatch, with the critic frozen and a fresh reparameterized chain a_θ ~ π_θ(·|s):
+
+            primary(s) = α log π̂_θ(a_θ|s) − Q(s, a_θ)
+            c(s)       = Σ_n KL(N(μ_old,n, S_old,n) ‖ N(μ_θ,n, S_θ,n))   at the stored chain (one batched forward)
+            L_actor    = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]
+
+        A state contributes through one branch only. So the gate is read first (c(s) without gradient) and
+        each branch runs on its own states: the differentiable chain on the states inside the bound, the
+        differentiable KL on those over it. The gradient is that of the masked sum over all states, without
+        the work the mask would throw away. States over the bound still sample a chain (without gradient),
+        for the entropy statistic of the α dual. ``noise [B, N+1, A]`` drives the chains (drawn if None).
+        """
+        obs, num_states = batch.actor_obs, batch.actor_obs.shape[0]
+        if noise is None:
+            noise = torch.randn(num_states, self.actor.num_steps + 1, self.actor.action_dim, device=obs.device)
+        step_var = self.actor.step_variance()  # [N, A]
+
+        def path_kl(rows: torch.Tensor | slice) -> torch.Tensor:
+            new_means = self.actor.step_means(obs[rows], batch.chain[rows])  # [b, N, A]
+            return trajectory_kl(batch.old_means[rows], batch.old_var, new_means, step_var, self.kl_mean_only)  # [b]
+
+        with record_function("trudi/trust_region_kl"):
+            with torch.no_grad():
+                kl = path_kl(slice(None))  # [B]
+            inside = kl < self.trust_region_eps  # [B]
+            rows_in, rows_over = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
+            kl_over = path_kl(rows_over)  # [B_over]
+        with record_function("trudi/actor_chain"), frozen(self.critic):
+            sample_in = self.actor.sample(obs[rows_in], noise[rows_in])
+            q_in = self.critic.q_value(batch.critic_obs[rows_in], sample_in.actions)  # [B_in]
+            with torch.no_grad():
+                sample_over = self.actor.sample(obs[rows_over], noise[rows_over])
+                q_over = self.critic.q_value(batch.critic_obs[rows_over], sample_over.actions)  # [B_over]
+        loss = ((alpha * sample_in.log_prob - q_in).sum() + (beta * kl_over).sum()) / num_states
+        # H̄ leaves out the prior term: H̄ = −mean(log π̂ − log N(x_0; 0, σ_p²))
+        log_prob = torch.cat([sample_in.log_prob.detach(), sample_over.log_prob])  # [B]
+        prior_log_prob = torch.cat([sample_in.prior_log_prob.detach(), sample_over.prior_log_prob])  # [B]
+        return ActorStep(
+            loss=loss,
+            kl=kl,
+            inside=inside,
+            entropy=-(log_prob - prior_log_prob).mean(),
+            q_mean=torch.cat([q_in.detach(), q_over]).mean(),
+        )
 
     def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, clip: bool = True) -> None:
         """zero_grad → backward → (all-reduce across ranks) → clip → step."""
