@@ -141,6 +141,24 @@ def update_cost_section(results: Path) -> list[str]:
     return lines
 
 
+def compile_section(results: Path) -> list[str]:
+    path = results / "compile_probe.jsonl"
+    if not path.exists():
+        return []
+    lines = ["## torch.compile of the diffusion actor's control network (one actor step: loss + backward)", "",
+             "| device | states | obs / actions | over the bound | eager s | compiled s | speedup | compile + warm-up s |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in map(json.loads, path.read_text().splitlines()):
+        c = r["config"]
+        lines.append(
+            f"| {c['device']} | {c['batch']} | {c['obs']} / {c['actions']} | {r['over_bound_frac']:.2f} "
+            f"| {r['eager_s_per_actor_step']:.3f} | {r['compiled_s_per_actor_step']:.3f} | {r['speedup']:.2f}x "
+            f"| {r['compile_and_warmup_s']:.0f} |"
+        )
+    lines += ["", "Command: `python benchmarks/compile_probe.py --out benchmarks/results/compile_probe.jsonl`", ""]
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
@@ -155,7 +173,7 @@ def main() -> int:
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
-    lines += multimodal_section(args.results) + update_cost_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

@@ -43,3 +43,11 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "multimodal.json").read_text())
     assert [r["algo"] for r in report["results"]] == ["ppo", "reppo (k=1)", "trudi (k=1)"]
     assert (tmp_path / "multimodal.png").is_file()
+
+
+def test_compile_probe_runs(tmp_path: Path) -> None:
+    out = tmp_path / "compile.jsonl"
+    _run("benchmarks/compile_probe.py", "--batch", "64", "--repeats", "1", "--out", str(out))
+    record = json.loads(out.read_text())
+    assert record["eager_s_per_actor_step"] > 0 and record["compiled_s_per_actor_step"] > 0
+    assert 0.2 <= record["over_bound_frac"] <= 0.8  # ε at the median KL: both branches of the gate are timed
