@@ -68,9 +68,10 @@ def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
             f"| {statistics.mean(r['buffer_bytes'] for r in rs) / 2**20:.1f} |"
         )
     first = next(iter(by_algo.values()))[0]
+    commands = dict.fromkeys(r["command"] for rs in by_algo.values() for r in rs)  # distinct, in order
     lines += ["", f"{first['num_envs']} envs × {first['num_steps_per_env']} steps per iteration on `{first['device']}`"
               f" ({first['machine']['cpus']} CPUs, {first['machine']['platform']}, Python {first['machine']['python']}).",
-              f"Command: `{first['command']}`", ""]  # fmt: skip
+              "Commands:" if len(commands) > 1 else "Command:", "", *(f"- `{c}`" for c in commands), ""]  # fmt: skip
     return lines
 
 
@@ -141,6 +142,46 @@ def update_cost_section(results: Path) -> list[str]:
     return lines
 
 
+COST_TARGETS = {"collection": 1.2, "wall per env step": 1.5}
+"""Issue 5: TruDi / PPO on Isaac-Humanoid, 256 envs, CPU, in the same grid."""
+LEARNING_TARGET_TASKS = ("Isaac-Cartpole", "Isaac-Ant")
+"""Issue 5: TruDi's final deterministic return >= PPO's (mean over seeds) at equal env steps."""
+
+
+def status(met: bool) -> str:
+    return "**met**" if met else "**missed**"
+
+
+def seconds_per_env_step(runs: list[dict], keys: tuple[str, ...]) -> float:
+    """Mean over runs of the per-iteration seconds in ``keys`` (summed), per env step."""
+    return statistics.mean(sum(timing(r, k) for k in keys) / (r["num_envs"] * r["num_steps_per_env"]) for r in runs)
+
+
+def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """The issue's targets, computed from the run JSONs: cost ratios and learning comparisons."""
+    lines = ["## Targets (computed from the runs above)", "", "| target | grid | measured | status |", "|---|---|---|---|"]
+    cost_keys = {"collection": ("collection_time_per_iter",),
+                 "wall per env step": ("collection_time_per_iter", "update_time_per_iter")}  # fmt: skip
+    for grid, by_algo in sorted(grids.items()):
+        if not {"ppo", "trudi"} <= by_algo.keys():
+            continue
+        ppo, trudi = by_algo["ppo"], by_algo["trudi"]
+        if ppo[0]["task"] == "Isaac-Humanoid" and ppo[0]["num_envs"] == 256 and ppo[0]["device"] == "cpu":
+            for name, keys in cost_keys.items():
+                ratio = seconds_per_env_step(trudi, keys) / seconds_per_env_step(ppo, keys)
+                bound = COST_TARGETS[name]
+                lines.append(f"| TruDi {name} ≤ {bound}× PPO's | {grid} | {ratio:.2f}× | {status(ratio <= bound)} |")
+        if ppo[0]["task"] in LEARNING_TARGET_TASKS:
+            finals = {a: statistics.mean(r["curve"][-1]["return"] for r in by_algo[a]) for a in ("ppo", "trudi")}
+            steps = {r["curve"][-1]["env_steps"] for r in ppo + trudi}
+            met = finals["trudi"] >= finals["ppo"] and len(steps) == 1  # equal env steps, or not comparable
+            lines.append(
+                f"| TruDi final det. return ≥ PPO's ({len(trudi)} vs {len(ppo)} seeds, {max(steps):,} env steps) "
+                f"| {grid} | {finals['trudi']:.2f} vs {finals['ppo']:.2f} | {status(met)} |"
+            )
+    return lines + [""]
+
+
 def compile_section(results: Path) -> list[str]:
     path = results / "compile_probe.jsonl"
     if not path.exists():
@@ -173,6 +214,7 @@ def main() -> int:
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
+    lines += targets_section(grids)
     lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():

@@ -33,6 +33,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
+    target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))
+    assert "| Isaac-Cartpole_smoke |" in target and ("**met**" in target) != ("**missed**" in target)
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
 
 
