@@ -14,7 +14,6 @@ the bound). Prints a JSON line; ``--out`` appends it to a file.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -25,7 +24,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_cost import RandomEnv, runner_cfg  # noqa: E402
+from update_cost import RandomEnv, emit, runner_cfg  # noqa: E402
 
 
 def time_actor_steps(alg, batch, repeats: int, device: str) -> float:
@@ -87,11 +86,7 @@ def main() -> int:
         "speedup": eager / compiled,
         "compile_and_warmup_s": first_call,
     }
-    line = json.dumps(record)
-    print(line)
-    if args.out:
-        with args.out.open("a") as f:
-            f.write(line + "\n")
+    emit(record, args.out)
     return 0
 
 

@@ -99,6 +99,15 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     }
 
 
+def emit(record: dict, out: Path | None) -> None:
+    """Print ``record`` as one JSON line; append it to ``out`` if given."""
+    line = json.dumps(record)
+    print(line)
+    if out:
+        with out.open("a") as f:
+            f.write(line + "\n")
+
+
 def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
@@ -119,11 +128,7 @@ def main() -> int:
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     results = [measure(algo, args) for algo in args.algos]
     record = {"config": vars(args) | {"out": None}, "torch": torch.__version__, "results": results}
-    line = json.dumps(record)
-    print(line)
-    if args.out:
-        with args.out.open("a") as f:
-            f.write(line + "\n")
+    emit(record, args.out)
     return 0
 
 
