@@ -3,8 +3,11 @@
 
     python benchmarks/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
 
-For every ``model_<it>.pt`` in DIR (in iteration order) it runs the deterministic policy for
-``--episodes`` episodes and records the mean return; it also records the rollout buffer's memory.
+For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--last_only``) it runs
+a policy for ``--episodes`` episodes and records the mean return; it also records the rollout
+buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py runs and exports:
+for TruDi the ODE from x_0 = 0), ``ode_from_prior`` (TruDi's ODE from a prior sample x_0 ~ N(0, σ_p²),
+the authors' evaluation) or ``stochastic`` (sampled actions).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
+POLICIES = ("deterministic", "ode_from_prior", "stochastic")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True)
@@ -48,6 +54,8 @@ def main() -> int:
     parser.add_argument("--episodes", type=int, default=32)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=10_000)
+    parser.add_argument("--policy", choices=POLICIES, default="deterministic")
+    parser.add_argument("--last_only", action="store_true", help="Evaluate only the last checkpoint.")
     args = parser.parse_args()
     args.assets = None
 
@@ -59,13 +67,19 @@ def main() -> int:
     curve = []
     with evaluation_runner(task, agent_cfg, args.num_envs, args.device, args.seed) as (env, runner):
         memory = storage_bytes(runner.alg.storage)
-        for iteration, path in checkpoints(args.run_dir):
+        for iteration, path in checkpoints(args.run_dir)[-1 if args.last_only else 0 :]:
             runner.load(str(path), map_location=args.device)
             policy = runner.get_inference_policy(device=args.device)
+            if args.policy == "ode_from_prior":
+                if not hasattr(runner.alg.actor, "deterministic_start"):
+                    parser.error(f"--policy ode_from_prior needs a diffusion actor; {args.agent} has none")
+                runner.alg.actor.deterministic_start = "prior"
+            elif args.policy == "stochastic":
+                policy = runner.alg.act
             mean_return, mean_length, _ = evaluate(env, policy, args.episodes)
             curve.append({"iteration": iteration, "return": mean_return, "length": mean_length})
             print(f"[eval] {args.run_dir.name} it {iteration}: return {mean_return:.2f} length {mean_length:.1f}", flush=True)
-    args.out.write_text(json.dumps({"curve": curve, "eval_num_envs": args.num_envs, "buffer_bytes_eval_envs": memory}))
+    args.out.write_text(json.dumps({"curve": curve, "policy": args.policy, "eval_num_envs": args.num_envs, "buffer_bytes_eval_envs": memory}))
     return 0
 
 

@@ -182,6 +182,29 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     return lines + [""]
 
 
+def final_policies_section(results: Path) -> list[str]:
+    """The last checkpoints under each kind of policy (``final_policies.py``), mean over seeds."""
+    path = results / "final_policies.jsonl"
+    if not path.exists():
+        return []
+    cells: dict[tuple[str, str], dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
+    for r in map(json.loads, path.read_text().splitlines()):
+        cells[(r["task"], r["algo"])][r["policy"]][r["seed"]] = r["return"]
+        cells[(r["task"], r["algo"])]["deterministic"][r["seed"]] = r["deterministic_return"]
+    lines = ["## The final checkpoints under each kind of policy", "",
+             "`deterministic` is the learning curves' policy (play.py's and the export's; for TruDi the ODE from",
+             "x_0 = 0), `ode_from_prior` TruDi's ODE from a prior sample (the authors' evaluation), `stochastic`",
+             "sampled actions. Mean ± sd over seeds; same envs and episodes as the curves.", "",
+             "| task | algo | seeds | deterministic | ode_from_prior | stochastic |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for (task, algo), by_policy in sorted(cells.items()):
+        row = [mean_sd(list(by_policy[p].values())) if by_policy.get(p) else "–"
+               for p in ("deterministic", "ode_from_prior", "stochastic")]  # fmt: skip
+        seeds = len(by_policy["deterministic"])
+        lines.append(f"| {task} | {algo} | {seeds} | " + " | ".join(row) + " |")
+    commands = dict.fromkeys(r["command"] for r in map(json.loads, path.read_text().splitlines()))
+    return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
+
+
 def compile_section(results: Path) -> list[str]:
     path = results / "compile_probe.jsonl"
     if not path.exists():
@@ -214,7 +237,7 @@ def main() -> int:
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
-    lines += targets_section(grids)
+    lines += targets_section(grids) + final_policies_section(args.results)
     lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():

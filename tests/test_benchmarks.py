@@ -30,9 +30,18 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
         assert run["curve"][0]["env_steps"] == 16 * run["num_steps_per_env"]
         assert run["buffer_bytes"] > 0 and run["collection_time_per_iter"][0] > 0
     assert "finished before, skipped" in _run(*grid).stdout  # a second call resumes: nothing to redo
+    finals = ("benchmarks/final_policies.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
+              "--tag", "_smoke", "--results", str(results), "--eval_envs", "4", "--eval_episodes", "4")  # fmt: skip
+    _run(*finals)
+    records = [json.loads(line) for line in (results / "final_policies.jsonl").read_text().splitlines()]
+    assert {(r["algo"], r["policy"]) for r in records} == {("ppo", "stochastic"), ("trudi", "ode_from_prior"),
+                                                          ("trudi", "stochastic")}  # fmt: skip
+    assert all(r["iteration"] == 0 and r["env_steps"] == 16 * 16 for r in records)  # Cartpole: 16 steps per env
+    assert _run(*finals).stdout.count("return") == 0  # done before: nothing re-evaluated
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
+    assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))
     assert "| Isaac-Cartpole_smoke |" in target and ("**met**" in target) != ("**missed**" in target)
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
