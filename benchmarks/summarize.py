@@ -131,18 +131,18 @@ def update_cost_section(results: Path) -> list[str]:
     if not path.exists():
         return []
     lines = ["## Cost on a batched torch env (no simulator)", "",
-             "| device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it | buffer B per transition |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it | buffer B per transition |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for record in map(json.loads, path.read_text().splitlines()):
         c = record["config"]
         for r in record["results"]:
             per_transition = r["buffer_bytes_per_transition"]
             lines.append(
-                f"| {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
+                f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
                 f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
                 f"| {f'{per_transition:.0f}' if per_transition else '–'} |"
             )
-    lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --out benchmarks/results/update_cost.jsonl`"
+    lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
               " (best of 3 iterations after a warm-up).", ""]  # fmt: skip
     return lines
 

@@ -123,6 +123,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
