@@ -42,6 +42,11 @@ def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
     return runs
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file; none if it does not exist."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def mean_sd(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
@@ -127,13 +132,13 @@ def multimodal_section(results: Path) -> list[str]:
 
 
 def update_cost_section(results: Path) -> list[str]:
-    path = results / "update_cost.jsonl"
-    if not path.exists():
+    records = read_jsonl(results / "update_cost.jsonl")
+    if not records:
         return []
     lines = ["## Cost on a batched torch env (no simulator)", "",
              "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it | buffer B per transition |",
              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for record in map(json.loads, path.read_text().splitlines()):
+    for record in records:
         c = record["config"]
         for r in record["results"]:
             per_transition = r["buffer_bytes_per_transition"]
@@ -189,11 +194,11 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
 
 def final_policies_section(results: Path) -> list[str]:
     """The last checkpoints under each kind of policy (``final_policies.py``), mean over seeds."""
-    path = results / "final_policies.jsonl"
-    if not path.exists():
+    records = read_jsonl(results / "final_policies.jsonl")
+    if not records:
         return []
     cells: dict[tuple[str, str], dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
-    for r in map(json.loads, path.read_text().splitlines()):
+    for r in records:
         cells[(r["task"], r["algo"])][r["policy"]][r["seed"]] = r["return"]
         cells[(r["task"], r["algo"])]["deterministic"][r["seed"]] = r["deterministic_return"]
     lines = ["## The final checkpoints under each kind of policy", "",
@@ -206,18 +211,18 @@ def final_policies_section(results: Path) -> list[str]:
                for p in ("deterministic", "ode_from_prior", "stochastic")]  # fmt: skip
         seeds = len(by_policy["deterministic"])
         lines.append(f"| {task} | {algo} | {seeds} | " + " | ".join(row) + " |")
-    commands = dict.fromkeys(r["command"] for r in map(json.loads, path.read_text().splitlines()))
+    commands = dict.fromkeys(r["command"] for r in records)
     return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
 
 
 def compile_section(results: Path) -> list[str]:
-    path = results / "compile_probe.jsonl"
-    if not path.exists():
+    records = read_jsonl(results / "compile_probe.jsonl")
+    if not records:
         return []
     lines = ["## torch.compile of the diffusion actor's control network (one actor step: loss + backward)", "",
              "| device | states | obs / actions | over the bound | eager s | compiled s | speedup | compile + warm-up s |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in map(json.loads, path.read_text().splitlines()):
+    for r in records:
         c = r["config"]
         lines.append(
             f"| {c['device']} | {c['batch']} | {c['obs']} / {c['actions']} | {r['over_bound_frac']:.2f} "
