@@ -24,7 +24,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_cost import RandomEnv, emit, runner_cfg  # noqa: E402
+from agent_cfgs import agent_cfg  # noqa: E402
+from timed_iteration import sync  # noqa: E402
+from update_cost import RandomEnv, emit  # noqa: E402
 
 
 def time_actor_steps(alg, batch, repeats: int, device: str) -> float:
@@ -32,13 +34,11 @@ def time_actor_steps(alg, batch, repeats: int, device: str) -> float:
     alpha, beta = alg.duals.alpha.detach(), alg.duals.beta.detach()
     times = []
     for k in range(repeats + 2):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        sync(device)
         start = time.perf_counter()
         alg.actor.zero_grad()
         alg.actor_loss(batch, alpha, beta).loss.backward()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        sync(device)
         if k >= 2:
             times.append(time.perf_counter() - start)
     return min(times)
@@ -46,6 +46,8 @@ def time_actor_steps(alg, batch, repeats: int, device: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="Isaac-Ant", help="Whose registered TruDi config to use.")
+    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
     parser.add_argument("--obs", type=int, default=60)
     parser.add_argument("--actions", type=int, default=8)
     parser.add_argument("--batch", type=int, default=1024, help="States per minibatch.")
@@ -59,7 +61,7 @@ def main() -> int:
     torch.manual_seed(0)
     steps = 8
     env = RandomEnv(args.batch // steps, args.obs, args.actions, args.device)
-    runner = OnPolicyRunner(env, runner_cfg("trudi", steps, args.device), log_dir=None, device=args.device)
+    runner = OnPolicyRunner(env, agent_cfg(args.task, "trudi", args.device, args.agent_cfgs) | {"num_steps_per_env": steps}, log_dir=None, device=args.device)
     alg = runner.alg
     alg.train_mode()
     obs = env.get_observations()

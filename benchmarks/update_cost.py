@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -22,6 +21,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from agent_cfgs import agent_cfg  # noqa: E402
+from timed_iteration import timed_iteration  # noqa: E402
 
 EPISODE_LENGTH = 1000
 
@@ -47,20 +50,9 @@ class RandomEnv(VecEnv):
         return self.get_observations(), rewards, time_outs, {"time_outs": time_outs}
 
 
-def runner_cfg(algo: str, steps: int, device: str) -> dict:
-    from isaaclab.utils import class_to_dict  # noqa: PLC0415
-
-    if algo == "ppo":  # Isaac-Humanoid's stock rsl-rl PPO config
-        from isaaclab_rl.rsl_rl import check_rsl_rl_version, handle_deprecated_rsl_rl_cfg  # noqa: PLC0415
-        from isaaclab_tasks.core.locomotion.humanoid.agents.rsl_rl_ppo_cfg import HumanoidPPORunnerCfg  # noqa: PLC0415
-
-        cfg = handle_deprecated_rsl_rl_cfg(HumanoidPPORunnerCfg(), check_rsl_rl_version())
-    else:
-        from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
-
-        cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)()
-    cfg.device, cfg.num_steps_per_env, cfg.save_interval = device, steps, 10**9
-    return class_to_dict(cfg)
+def runner_cfg(algo: str, args: argparse.Namespace) -> dict:
+    cfg = agent_cfg(args.task, algo, args.device, args.agent_cfgs)
+    return cfg | {"num_steps_per_env": args.steps, "save_interval": 10**9}
 
 
 def measure(algo: str, args: argparse.Namespace) -> dict:
@@ -68,25 +60,15 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
 
     torch.manual_seed(0)
     env = RandomEnv(args.num_envs, args.obs, args.actions, args.device)
-    runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, args.device), log_dir=None, device=args.device)
+    runner = OnPolicyRunner(env, runner_cfg(algo, args), log_dir=None, device=args.device)
     alg = runner.alg
     alg.train_mode()
     obs = env.get_observations()
     collect, update = [], []
     for _ in range(args.repeats + 1):  # the first iteration is warm-up
-        sync(args.device)
-        start = time.perf_counter()
-        with torch.inference_mode():
-            for _ in range(args.steps):
-                obs, rewards, dones, extras = env.step(alg.act(obs))
-                alg.process_env_step(obs, rewards, dones, extras)
-            alg.compute_returns(obs)
-        sync(args.device)
-        middle = time.perf_counter()
-        alg.update()
-        sync(args.device)
-        collect.append(middle - start)
-        update.append(time.perf_counter() - middle)
+        obs, collect_s, update_s, _ = timed_iteration(alg, env, obs, args.steps, args.device)
+        collect.append(collect_s)
+        update.append(update_s)
     collect, update = collect[1:], update[1:]
     storage = alg.storage
     buffer_bytes = storage.memory_bytes() if hasattr(storage, "memory_bytes") else None
@@ -108,14 +90,11 @@ def emit(record: dict, out: Path | None) -> None:
             f.write(line + "\n")
 
 
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
+    parser.add_argument("--task", default="Isaac-Humanoid", help="Whose registered agent configs to use.")
+    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
     parser.add_argument("--num_envs", type=int, default=64)
     parser.add_argument("--steps", type=int, default=24)
     parser.add_argument("--obs", type=int, default=87)
@@ -128,7 +107,7 @@ def main() -> int:
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     results = [measure(algo, args) for algo in args.algos]
-    record = {"config": vars(args) | {"out": None}, "torch": torch.__version__, "results": results}
+    record = {"config": vars(args) | {"out": None, "agent_cfgs": None}, "torch": torch.__version__, "results": results}
     emit(record, args.out)
     return 0
 
