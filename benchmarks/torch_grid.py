@@ -69,6 +69,8 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
     env = TorchCartpole(args.num_envs, args.device, seed)
     eval_env = TorchCartpole(args.eval_envs, args.device, seed + EVAL_SEED_OFFSET)
     cfg = agent_cfg(CFG_TASK, algo, args.device, args.agent_cfgs) | {"save_interval": 10**9}
+    for key, value in args.overrides:
+        apply_override(cfg, key, value)
     steps = cfg["num_steps_per_env"]
     runner = OnPolicyRunner(env, cfg, log_dir=None, device=args.device)
     env.episode_length_buf = torch.randint_like(env.episode_length_buf, env.max_episode_length)  # desynchronized starts
@@ -98,6 +100,28 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
     return run
 
 
+def parse_override(text: str) -> tuple[str, object]:
+    """``algorithm.num_mini_batches=32`` → ("algorithm.num_mini_batches", 32); values are JSON, else strings."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def apply_override(cfg: dict, key: str, value: object) -> None:
+    """Set the dotted ``key`` of the nested ``cfg``; the key must exist (a typo is an error, not a new field)."""
+    *parents, leaf = key.split(".")
+    node = cfg
+    for name in parents:
+        node = node.get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node:
+        raise SystemExit(f"unknown config field '{key}'")
+    node[leaf] = value
+
+
 def device_name(device: str) -> str:
     return f"{device} ({torch.cuda.get_device_name(device)})" if device.startswith("cuda") else device
 
@@ -113,7 +137,9 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
     parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
-    parser.add_argument("--tag", default=None, help="File tag after the seed (default: <device>_<num_envs>).")
+    parser.add_argument("--tag", default=None, help="File tag after the seed (default: <device><num_envs>).")
+    parser.add_argument("overrides", nargs="*", type=parse_override,
+                        help="Runner-config fields for every run, e.g. algorithm.num_mini_batches=32")  # fmt: skip
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

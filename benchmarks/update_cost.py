@@ -72,12 +72,34 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     collect, update = collect[1:], update[1:]
     storage = alg.storage
     buffer_bytes = storage.memory_bytes() if hasattr(storage, "memory_bytes") else None
-    return {
+    extra = {"profile": profile_iteration(alg, env, obs, args)} if args.profile else {}
+    return extra | {
         "algo": algo,
         "collect_s_per_iter": min(collect),
         "update_s_per_iter": min(update),
         "policy_us_per_env_step": 1e6 * min(collect) / (args.steps * args.num_envs),
         "buffer_bytes_per_transition": buffer_bytes / (args.steps * args.num_envs) if buffer_bytes else None,
+    }
+
+
+def profile_iteration(alg, env, obs, args: argparse.Namespace) -> dict:
+    """One more iteration under the torch profiler: the update's labelled phases (``trudi/*``), its kernel
+    launches, its reads of device values on the host (``.item()``, boolean masks: each waits for the
+    device on CUDA) and the ops with the most self time on the device (CPU time on the CPU)."""
+    from torch.profiler import ProfilerActivity, profile  # noqa: PLC0415
+
+    on_cuda = args.device.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + [ProfilerActivity.CUDA] * on_cuda
+    with profile(activities=activities) as prof:
+        timed_iteration(alg, env, obs, args.steps, args.device)
+    events = prof.key_averages()
+    self_time = "self_device_time_total" if on_cuda else "self_cpu_time_total"
+    top = sorted((e for e in events if getattr(e, self_time) > 0), key=lambda e: -getattr(e, self_time))
+    return {
+        "phases_cpu_ms": {e.key: e.cpu_time_total / 1e3 for e in events if e.key.startswith("trudi/")},
+        "kernel_launches": sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC")),
+        "host_reads": sum(e.count for e in events if e.key in ("aten::_local_scalar_dense", "aten::nonzero")),
+        "top_self_ms": {e.key: getattr(e, self_time) / 1e3 for e in top[: args.profile]},
     }
 
 
@@ -101,6 +123,7 @@ def main() -> int:
     parser.add_argument("--actions", type=int, default=21)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--profile", type=int, default=0, help="Profile one more iteration; keep the top N ops.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()
