@@ -148,7 +148,35 @@ def update_cost_section(results: Path) -> list[str]:
                 f"| {f'{per_transition:.0f}' if per_transition else '–'} |"
             )
     lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
-              " (best of 3 iterations after a warm-up).", ""]  # fmt: skip
+              " (best of 3 iterations after a warm-up). On the GPU machine (no Isaac Lab): `PYTHONPATH=source:benchmarks/.device/site"
+              " python benchmarks/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
+              " after `python benchmarks/device_bundle.py` here.", ""]  # fmt: skip
+    return lines
+
+
+GEMM_OPS = ("aten::mm", "aten::addmm")
+
+
+def profile_section(results: Path) -> list[str]:
+    """``update_cost.py --profile`` records: where one iteration's time goes."""
+    records = read_jsonl(results / "update_cost_profile.jsonl")
+    if not records:
+        return []
+    lines = ["## Profile of one iteration (`update_cost.py --profile`)", "",
+             "| code | device | envs × steps | algo | collection s | update s | kernel launches | host reads | matmul self ms |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for record in records:
+        c = record["config"]
+        for r in record["results"]:
+            prof = r["profile"]
+            gemm = sum(prof["top_self_ms"].get(op, 0.0) for op in GEMM_OPS)
+            lines.append(
+                f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {r['algo']} "
+                f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {prof['kernel_launches']:,} "
+                f"| {prof['host_reads']:,} | {gemm:.0f} |"
+            )
+    lines += ["", "Command: `python benchmarks/update_cost.py --profile 12 --repeats 1 --out benchmarks/results/update_cost_profile.jsonl ...`"
+              " (collection and update: the best unprofiled iteration; the counts: one more, profiled iteration).", ""]  # fmt: skip
     return lines
 
 
@@ -249,7 +277,8 @@ def main() -> int:
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results)
-    lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results) + profile_section(args.results)
+    lines += compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

@@ -62,3 +62,74 @@ def test_compile_probe_runs(tmp_path: Path) -> None:
     record = json.loads(out.read_text())
     assert record["eager_s_per_actor_step"] > 0 and record["compiled_s_per_actor_step"] > 0
     assert 0.2 <= record["over_bound_frac"] <= 0.8  # ε at the median KL: both branches of the gate are timed
+
+
+NO_ISAACLAB = """
+import importlib.abc, runpy, sys
+class NoIsaacLab(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0].startswith(("isaaclab", "isaacsim", "omni")):
+            raise ImportError(f"{name} is blocked: this run must not need Isaac Lab")
+sys.meta_path.insert(0, NoIsaacLab())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+"""Runs a script with every Isaac Lab import failing, as on the GPU machine."""
+
+
+def test_torch_grid_runs_without_isaaclab_on_a_config_bundle(tmp_path: Path) -> None:
+    bundle = tmp_path / "device"
+    _run("benchmarks/device_bundle.py", "--out", str(bundle))
+    cfgs = json.loads((bundle / "agent_cfgs.json").read_text())
+    assert set(cfgs) == {"Isaac-Cartpole", "Isaac-Ant", "Isaac-Humanoid"} and set(cfgs["Isaac-Ant"]) == {"ppo", "trudi", "reppo"}
+    assert (bundle / "site" / "rsl_rl").is_dir() and (bundle / "site" / "tensordict").is_dir()
+    results = tmp_path / "results"
+    grid = ("-c", NO_ISAACLAB, "benchmarks/torch_grid.py", "--device", "cpu", "--num_envs", "16", "--eval_envs", "4",
+            "--iterations", "2", "--eval_every", "1", "--agent_cfgs", str(bundle / "agent_cfgs.json"),
+            "--results", str(results), "algorithm.num_mini_batches=2")  # fmt: skip
+    _run(*grid)
+    for algo in ("ppo", "trudi", "reppo"):
+        run = json.loads((results / "TorchCartpole" / f"{algo}_s0_cpu16.json").read_text())
+        assert [p["iteration"] for p in run["curve"]] == [0, 1] and len(run["update_time_per_iter"]) == 2
+        assert run["curve"][-1]["env_steps"] == 2 * 16 * run["num_steps_per_env"] and run["buffer_bytes"] > 0
+        assert -60 < run["curve"][-1]["return"] < 6  # Isaac-Cartpole's scale: at most 5 s of +1/s
+    assert _run(*grid).stdout.count("skip") == 3  # finished runs are not redone
+    _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    assert "### TorchCartpole_cpu16" in (tmp_path / "RESULTS.md").read_text()
+    bad = subprocess.run([sys.executable, "benchmarks/torch_grid.py", "--agent_cfgs", str(bundle / "agent_cfgs.json"),
+                          "--device", "cpu", "algorithm.num_minibatches=2"], cwd=REPO, env=ENV, capture_output=True,
+                         text=True, timeout=300)  # fmt: skip
+    assert bad.returncode != 0 and "unknown config field 'algorithm.num_minibatches'" in bad.stderr
+
+
+def test_update_cost_profile_names_the_phases() -> None:
+    out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1", "--algos", "trudi",
+               "--profile", "5").stdout.splitlines()[-1]  # fmt: skip
+    profile = json.loads(out)["results"][0]["profile"]
+    assert set(profile["phases_cpu_ms"]) == {"trudi/critic", "trudi/trust_region_kl", "trudi/actor_chain", "trudi/actor_backward"}
+    assert len(profile["top_self_ms"]) == 5 and profile["host_reads"] > 0
+
+
+def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import math
+
+    import torch
+    from torch_cartpole import TorchCartpole
+
+    env = TorchCartpole(4, "cpu", seed=0)
+    env.state[:] = torch.tensor([0.0, 0.05, 0.0, 0.0])  # pole slightly off upright, no push
+    for _ in range(60):
+        _, reward, dones, extras = env.step(torch.zeros(4, 1))
+    assert (env.state[:, 1] > 0.5).all() and not dones.any()  # it falls to the side it leans to
+    x_dot, theta, theta_dot = env.state[:, 2], env.state[:, 1], env.state[:, 3]
+    expected = (1.0 - theta.square() - 0.01 * x_dot.abs() - 0.005 * theta_dot.abs()) * env.step_dt
+    assert torch.allclose(reward, expected, atol=1e-6)
+    env.reset(torch.ones(4, dtype=torch.bool))
+    pushed = [env.step(torch.ones(4, 1)) for _ in range(env.max_episode_length)]  # full force to one side
+    dones = torch.stack([d for _, _, d, _ in pushed])  # [T, E]
+    time_outs = torch.stack([e["time_outs"] for _, _, _, e in pushed])
+    rewards = torch.stack([r for _, r, _, _ in pushed])
+    assert dones.any(0).all() and not time_outs.any()  # every cart leaves the track: terminations
+    assert (rewards[dones] <= -2.0 * env.step_dt).all()  # the termination penalty, not the alive bonus
+    assert (env.episode_length_buf < env.max_episode_length).all()  # the counters restarted at the resets
