@@ -109,6 +109,10 @@ class TruDiAlgorithmCfg:
     class_name: str = "trudi_isaac.trudi:TruDi"
     num_learning_epochs: int = 4
     num_mini_batches: int = 8
+    max_mini_batch_size: int | None = 2048
+    """More minibatches when a rollout / ``num_mini_batches`` would exceed this many transitions (the paper's
+    1024 envs × 128 steps in 64 minibatches: 2048). Fixed-count minibatches grow with the env count, and
+    at 4096 envs TruDi then learns far slower than PPO (benchmarks/NOTES.md, "GPU"). None: no cap."""
     learning_rate: float = 3e-4
     critic_learning_rate: float = 3e-4
     dual_learning_rate: float = 3e-3

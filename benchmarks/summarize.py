@@ -131,52 +131,36 @@ def multimodal_section(results: Path) -> list[str]:
     return lines
 
 
+GEMM_OPS = ("aten::mm", "aten::addmm")
+
+
 def update_cost_section(results: Path) -> list[str]:
+    """``update_cost.py`` records; those taken with ``--profile`` add what one more, profiled iteration did."""
     records = read_jsonl(results / "update_cost.jsonl")
     if not records:
         return []
     lines = ["## Cost on a batched torch env (no simulator)", "",
-             "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it | buffer B per transition |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it "
+             "| buffer B per transition | kernel launches | host reads | matmul ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for record in records:
         c = record["config"]
         for r in record["results"]:
             per_transition = r["buffer_bytes_per_transition"]
+            prof = r.get("profile")
+            profiled = (f"{prof['kernel_launches']:,} | {prof['host_reads']:,} "
+                        f"| {sum(prof['top_self_ms'].get(op, 0.0) for op in GEMM_OPS):.0f}") if prof else "– | – | –"  # fmt: skip
             lines.append(
                 f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
                 f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
-                f"| {f'{per_transition:.0f}' if per_transition else '–'} |"
+                f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} |"
             )
     lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
               " (best of 3 iterations after a warm-up). On the GPU machine (no Isaac Lab): `PYTHONPATH=source:benchmarks/.device/site"
               " python benchmarks/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
-              " after `python benchmarks/device_bundle.py` here.", ""]  # fmt: skip
-    return lines
-
-
-GEMM_OPS = ("aten::mm", "aten::addmm")
-
-
-def profile_section(results: Path) -> list[str]:
-    """``update_cost.py --profile`` records: where one iteration's time goes."""
-    records = read_jsonl(results / "update_cost_profile.jsonl")
-    if not records:
-        return []
-    lines = ["## Profile of one iteration (`update_cost.py --profile`)", "",
-             "| code | device | envs × steps | algo | collection s | update s | kernel launches | host reads | matmul self ms |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for record in records:
-        c = record["config"]
-        for r in record["results"]:
-            prof = r["profile"]
-            gemm = sum(prof["top_self_ms"].get(op, 0.0) for op in GEMM_OPS)
-            lines.append(
-                f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {r['algo']} "
-                f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {prof['kernel_launches']:,} "
-                f"| {prof['host_reads']:,} | {gemm:.0f} |"
-            )
-    lines += ["", "Command: `python benchmarks/update_cost.py --profile 12 --repeats 1 --out benchmarks/results/update_cost_profile.jsonl ...`"
-              " (collection and update: the best unprofiled iteration; the counts: one more, profiled iteration).", ""]  # fmt: skip
+              " after `python benchmarks/device_bundle.py` here. The last three columns come from `--profile N`: the kernel"
+              " launches, host reads of device values (`.item()`, boolean masks; each waits for the GPU) and matmul time"
+              " (device time on CUDA) of one more, profiled iteration.", ""]  # fmt: skip
     return lines
 
 
@@ -277,8 +261,7 @@ def main() -> int:
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results)
-    lines += multimodal_section(args.results) + update_cost_section(args.results) + profile_section(args.results)
-    lines += compile_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

@@ -440,6 +440,10 @@ def _strategies(allowed: str) -> tuple[st.SearchStrategy, st.SearchStrategy]:
             st.one_of(st.floats(max_value=0, **REALS), st.floats(min_value=1 + tiny, **REALS), NOT_A_NUMBER),
         ),
         "an integer >= 1": (st.integers(1, 10_000), st.one_of(st.integers(max_value=0), st.floats(), NOT_A_NUMBER)),
+        "None or an integer >= 1": (
+            st.one_of(st.none(), st.integers(1, 10_000)),
+            st.one_of(st.integers(max_value=0), st.floats(), st.text(max_size=3), st.booleans()),
+        ),
         "an integer >= 2": (st.integers(2, 10_000), st.one_of(st.integers(max_value=1), st.floats(), NOT_A_NUMBER)),
         "a finite number": (st.floats(min_value=-1e6, max_value=1e6, **REALS), NOT_A_NUMBER),
         "a non-empty list of integers >= 1": (

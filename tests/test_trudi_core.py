@@ -690,3 +690,14 @@ def test_storage_memory_bytes() -> None:
         f"TrajectoryStorage {E} envs x {T} steps, N={N}, A={A}, obs {O}: "
         f"{storage.memory_bytes()} B total, {storage.bytes_per_transition():.1f} B per transition"
     )
+
+
+def test_minibatches_are_capped_at_max_mini_batch_size() -> None:
+    """A rollout of 16 envs × 24 steps = 384 transitions in 2 minibatches; a cap of 100 makes it ceil(384 / 100) = 4."""
+    env = PointReach(num_envs=16, seed=0)
+    capped = make_runner(env, runner_cfg(algorithm={"num_mini_batches": 2, "max_mini_batch_size": 100}))
+    assert capped.alg.num_mini_batches == 4
+    assert all(len(b.actions) == 96 for b in capped.alg.storage.mini_batches(capped.alg.num_mini_batches, 1))
+    for cap in (None, 192, 1000):  # no cap, or one the requested minibatches already meet: the count stays
+        runner = make_runner(env, runner_cfg(algorithm={"num_mini_batches": 2, "max_mini_batch_size": cap}))
+        assert runner.alg.num_mini_batches == 2

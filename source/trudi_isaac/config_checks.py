@@ -33,6 +33,7 @@ UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 <= v <= 1, "in [0, 1]")
 OPEN_UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 < v < 1, "in (0, 1)")
 DISCOUNT: Rule = (lambda v: _is_real(v) and 0 < v <= 1, "in (0, 1]")
 POSITIVE_INT: Rule = (lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+POSITIVE_INT_OR_NONE: Rule = (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1")
 AT_LEAST_TWO: Rule = (lambda v: _is_int(v) and v >= 2, "an integer >= 2")
 FINITE: Rule = (_is_real, "a finite number")
 HIDDEN_DIMS: Rule = (
@@ -64,6 +65,7 @@ def check_less(owner: str, low_name: str, low: float, high_name: str, high: floa
 ALGORITHM_RULES: dict[str, Rule] = {
     "num_learning_epochs": POSITIVE_INT,
     "num_mini_batches": POSITIVE_INT,
+    "max_mini_batch_size": POSITIVE_INT_OR_NONE,
     "learning_rate": POSITIVE,
     "critic_learning_rate": POSITIVE,
     "dual_learning_rate": POSITIVE,

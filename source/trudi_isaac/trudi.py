@@ -12,6 +12,7 @@ same code is REPPO.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -72,6 +73,11 @@ def frozen(module: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+def mini_batch_count(requested: int, rollout_size: int, max_size: int | None) -> int:
+    """``requested``, raised until a minibatch of the ``rollout_size`` transitions holds at most ``max_size``."""
+    return requested if max_size is None else max(requested, math.ceil(rollout_size / max_size))
+
+
 class TruDi:
     """On-policy actor-critic with a chain policy, a distributional Q critic and a path-KL trust region."""
 
@@ -83,6 +89,7 @@ class TruDi:
         critic_obs_groups: list[str],
         num_learning_epochs: int = 4,
         num_mini_batches: int = 8,
+        max_mini_batch_size: int | None = 2048,
         learning_rate: float = 3e-4,
         critic_learning_rate: float = 3e-4,
         dual_learning_rate: float = 3e-3,
@@ -111,7 +118,10 @@ class TruDi:
         self.critic_obs_groups = list(critic_obs_groups)
 
         self.num_learning_epochs = num_learning_epochs
-        self.num_mini_batches = num_mini_batches
+        self.num_mini_batches = mini_batch_count(num_mini_batches, storage.num_envs * storage.num_steps, max_mini_batch_size)
+        if self.num_mini_batches != num_mini_batches:
+            print(f"[TruDi] {self.num_mini_batches} minibatches per epoch (num_mini_batches {num_mini_batches}, "
+                  f"raised to keep them within max_mini_batch_size {max_mini_batch_size})")  # fmt: skip
         self.learning_rate = learning_rate
         self.max_grad_norm = max_grad_norm
         self.gamma = gamma
