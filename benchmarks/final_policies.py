@@ -62,7 +62,7 @@ def main() -> int:
                     curve_path.unlink()
                     record = {"task": task, "algo": algo, "seed": seed, "policy": policy, "iteration": point["iteration"],
                               "env_steps": run["curve"][-1]["env_steps"], "return": point["return"],
-                              "length": point["length"], "deterministic_return": run["curve"][-1]["return"],
+                              "length": point["length"], "tag": args.tag,
                               "command": shlex.join(["python", "benchmarks/final_policies.py", *sys.argv[1:]])}  # fmt: skip
                     with out.open("a") as f:
                         f.write(json.dumps(record) + "\n")

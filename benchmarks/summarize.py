@@ -204,15 +204,17 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     return lines + [""]
 
 
-def final_policies_section(results: Path) -> list[str]:
-    """The last checkpoints under each kind of policy (``final_policies.py``), mean over seeds."""
+def final_policies_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """The last checkpoints under each kind of policy (``final_policies.py``; deterministic: the run's curve), mean over seeds."""
     records = read_jsonl(results / "final_policies.jsonl")
     if not records:
         return []
     cells: dict[tuple[str, str], dict[str, dict[int, float]]] = defaultdict(lambda: defaultdict(dict))
     for r in records:
         cells[(r["task"], r["algo"])][r["policy"]][r["seed"]] = r["return"]
-        cells[(r["task"], r["algo"])]["deterministic"][r["seed"]] = r["deterministic_return"]
+        runs = grids.get(r["task"] + r.get("tag", ""), {}).get(r["algo"], [])
+        for run in (run for run in runs if run["seed"] == r["seed"]):
+            cells[(r["task"], r["algo"])]["deterministic"][r["seed"]] = run["curve"][-1]["return"]
     lines = ["## The final checkpoints under each kind of policy", "",
              "`deterministic` is the learning curves' policy (play.py's and the export's; for TruDi the ODE from",
              "x_0 = 0), `ode_from_prior` TruDi's ODE from a prior sample (the authors' evaluation), `stochastic`",
@@ -221,7 +223,7 @@ def final_policies_section(results: Path) -> list[str]:
     for (task, algo), by_policy in sorted(cells.items()):
         row = [mean_sd(list(by_policy[p].values())) if by_policy.get(p) else "–"
                for p in ("deterministic", "ode_from_prior", "stochastic")]  # fmt: skip
-        seeds = len(by_policy["deterministic"])
+        seeds = len(set().union(*(by_seed.keys() for by_seed in by_policy.values())))
         lines.append(f"| {task} | {algo} | {seeds} | " + " | ".join(row) + " |")
     commands = dict.fromkeys(r["command"] for r in records)
     return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
@@ -260,7 +262,7 @@ def main() -> int:
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
-    lines += targets_section(grids) + final_policies_section(args.results)
+    lines += targets_section(grids) + final_policies_section(args.results, grids)
     lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():

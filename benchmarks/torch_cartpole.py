@@ -44,14 +44,17 @@ class TorchCartpole(VecEnv):
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.state = torch.zeros(num_envs, 4, device=device)  # [E, (x, θ, ẋ, θ̇)]
         self.episode_length_buf = torch.zeros(num_envs, dtype=torch.long, device=device)
-        self.reset(torch.ones(num_envs, dtype=torch.bool, device=device))
+        self.reset()
 
-    def reset(self, mask: torch.Tensor) -> None:
-        """Draw new initial states for the envs in ``mask``."""
+    def reset(self, mask: torch.Tensor | None = None) -> tuple[TensorDict, dict]:
+        """Draw new initial states for the envs in ``mask`` (all by default); the observations and no extras."""
+        if mask is None:
+            mask = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         half = torch.tensor(RESET_RANGES, device=self.device)
         fresh = (torch.rand(self.num_envs, 4, generator=self.generator, device=self.device) * 2 - 1) * half
         self.state = torch.where(mask[:, None], fresh, self.state)
         self.episode_length_buf[mask] = 0
+        return self.get_observations(), {}
 
     def get_observations(self) -> TensorDict:
         return TensorDict({"policy": self.state.clone()}, batch_size=[self.num_envs], device=self.device)

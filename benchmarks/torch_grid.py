@@ -89,7 +89,6 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
         run["env_steps_per_s"].append(steps * args.num_envs / (collect_s + update_s))
         run["train_mean_reward"].append(train_returns.pop_mean())
         if it % args.eval_every == 0 or it == args.iterations - 1:
-            eval_env.reset(torch.ones(args.eval_envs, dtype=torch.bool, device=args.device))
             mean_return, mean_length, _ = evaluate(eval_env, runner.get_inference_policy(args.device), args.eval_envs)
             env_steps = (it + 1) * steps * args.num_envs
             run["curve"].append({"iteration": it, "return": mean_return, "length": mean_length, "env_steps": env_steps})

@@ -125,7 +125,7 @@ def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
     x_dot, theta, theta_dot = env.state[:, 2], env.state[:, 1], env.state[:, 3]
     expected = (1.0 - theta.square() - 0.01 * x_dot.abs() - 0.005 * theta_dot.abs()) * env.step_dt
     assert torch.allclose(reward, expected, atol=1e-6)
-    env.reset(torch.ones(4, dtype=torch.bool))
+    env.reset()
     pushed = [env.step(torch.ones(4, 1)) for _ in range(env.max_episode_length)]  # full force to one side
     dones = torch.stack([d for _, _, d, _ in pushed])  # [T, E]
     time_outs = torch.stack([e["time_outs"] for _, _, _, e in pushed])

@@ -64,13 +64,16 @@ def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
 
 @torch.no_grad()
 def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
-    """Mean return and length of the first ``k = ceil(episodes / num_envs)`` episodes of *every* env.
+    """Mean return and length of the first ``k = ceil(episodes / num_envs)`` episodes of *every* env, after a reset.
 
     Taking the first ``episodes`` episodes to end, whichever env they come from, would over-represent
-    short (failed) episodes; a fixed number per env does not. Also returns the last observations seen.
+    short (failed) episodes; a fixed number per env does not. The reset makes every counted episode a
+    whole one: an env left mid-episode (by training, or by an earlier evaluation whose other envs were
+    still running) would otherwise count the rest of that episode as one. Also returns the last
+    observations seen.
     """
     per_env = math.ceil(episodes / env.num_envs)
-    obs = env.get_observations()
+    obs, _ = env.reset()
     returns = torch.zeros(env.num_envs, device=env.device)
     lengths = torch.zeros(env.num_envs, device=env.device)
     completed = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
