@@ -61,7 +61,8 @@ def main() -> int:
     torch.manual_seed(0)
     steps = 8
     env = RandomEnv(args.batch // steps, args.obs, args.actions, args.device)
-    runner = OnPolicyRunner(env, agent_cfg(args.task, "trudi", args.device, args.agent_cfgs) | {"num_steps_per_env": steps}, log_dir=None, device=args.device)
+    cfg = agent_cfg(args.task, "trudi", args.device, args.agent_cfgs) | {"num_steps_per_env": steps}
+    runner = OnPolicyRunner(env, cfg, log_dir=None, device=args.device)
     alg = runner.alg
     alg.train_mode()
     obs = env.get_observations()

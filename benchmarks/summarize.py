@@ -3,7 +3,7 @@
 
     python benchmarks/summarize.py
 
-Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py``. Hand-written
+Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py`` or ``torch_grid.py``. Hand-written
 notes (targets met or missed, analysis) live in ``benchmarks/NOTES.md`` and are appended verbatim.
 """
 
