@@ -17,10 +17,10 @@ def sync(device: str) -> None:
 
 def timed_iteration(
     alg, env, obs: TensorDict, steps: int, device: str, on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None
-) -> tuple[TensorDict, float, float, dict]:
+) -> tuple[TensorDict, float, float]:
     """Collect ``steps`` transitions per env and update, as the runner does.
 
-    Returns the last observations, the collection and update wall times (s) and ``update()``'s losses.
+    Returns the last observations and the collection and update wall times (s).
     ``on_step(rewards, dones)`` sees every env step (e.g. to track training episode returns).
     """
     sync(device)
@@ -34,6 +34,6 @@ def timed_iteration(
         alg.compute_returns(obs)
     sync(device)
     middle = time.perf_counter()
-    losses = alg.update()
+    alg.update()
     sync(device)
-    return obs, middle - start, time.perf_counter() - middle, losses
+    return obs, middle - start, time.perf_counter() - middle

@@ -83,7 +83,7 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
     start = time.time()
     for it in range(args.iterations):
         alg.train_mode()
-        obs, collect_s, update_s, _ = timed_iteration(alg, env, obs, steps, args.device, train_returns)
+        obs, collect_s, update_s = timed_iteration(alg, env, obs, steps, args.device, train_returns)
         run["collection_time_per_iter"].append(collect_s)
         run["update_time_per_iter"].append(update_s)
         run["env_steps_per_s"].append(steps * args.num_envs / (collect_s + update_s))

@@ -66,7 +66,7 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     obs = env.get_observations()
     collect, update = [], []
     for _ in range(args.repeats + 1):  # the first iteration is warm-up
-        obs, collect_s, update_s, _ = timed_iteration(alg, env, obs, args.steps, args.device)
+        obs, collect_s, update_s = timed_iteration(alg, env, obs, args.steps, args.device)
         collect.append(collect_s)
         update.append(update_s)
     collect, update = collect[1:], update[1:]
