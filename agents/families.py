@@ -1,7 +1,7 @@
 """TruDi settings per task family; a task's TruDi config = its own PPO runner config + its family's settings.
 
 The critic's return range needs no per-family value: rewards are normalized by the running return
-scale (``trudi_isaac.reward_normalizer``), so one support fits every task.
+scale (``trudi_isaac.algorithms.reward_normalizer``), so one support fits every task.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """TruDi agent configuration: ``@configclass`` sections for algorithm, actor and critic, and the runner config.
 
 Defaults follow TRUDI.md ("Defaults"); every field is range-checked on construction, and again by
-:meth:`trudi_isaac.trudi.TruDi.construct_algorithm` (Hydra overrides edit a config after construction).
+:meth:`trudi_isaac.algorithms.trudi.TruDi.construct_algorithm` (Hydra overrides edit a config after construction).
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ import dataclasses
 
 from isaaclab.utils import configclass
 from isaaclab_rl.rsl_rl import RslRlOnPolicyRunnerCfg
-
-from trudi_isaac.config_checks import (
+from trudi_isaac.utils.config_checks import (
     ALGORITHM_RULES,
     CRITIC_RULES,
     DIFFUSION_ACTOR_RULES,
@@ -41,7 +40,7 @@ class ModelCfg:
 class DiffusionActorCfg(ModelCfg):
     """The N-step denoising chain (TRUDI.md, "The policy")."""
 
-    class_name: str = "trudi_isaac.diffusion_actor:DiffusionActor"
+    class_name: str = "trudi_isaac.modules.diffusion_actor:DiffusionActor"
     num_steps: int = 8
     prior_std: float = 2.5
     hidden_dims: list[int] = [256, 256, 256, 256]
@@ -70,7 +69,7 @@ class DiffusionActorCfg(ModelCfg):
 class GaussianActorCfg(ModelCfg):
     """tanh-Gaussian actor: with it TruDi is REPPO."""
 
-    class_name: str = "trudi_isaac.gaussian_actor:GaussianActor"
+    class_name: str = "trudi_isaac.modules.gaussian_actor:GaussianActor"
     hidden_dims: list[int] = [256, 256, 256]
     activation: str = "elu"
     init_std: float = 1.0
@@ -88,7 +87,7 @@ class QCriticCfg(ModelCfg):
     """Distributional Q critic over HL-Gauss atoms; [v_min, v_max] must fit the return scale (that of the
     normalized rewards, unless the algorithm's ``reward_normalization`` is off)."""
 
-    class_name: str = "trudi_isaac.q_critic:DistributionalQCritic"
+    class_name: str = "trudi_isaac.modules.q_critic:DistributionalQCritic"
     num_atoms: int = 151
     v_min: float = -20.0
     v_max: float = 20.0
@@ -106,7 +105,7 @@ class QCriticCfg(ModelCfg):
 class TruDiAlgorithmCfg:
     """The update (TRUDI.md, "The update" and "Defaults")."""
 
-    class_name: str = "trudi_isaac.trudi:TruDi"
+    class_name: str = "trudi_isaac.algorithms.trudi:TruDi"
     num_learning_epochs: int = 4
     num_mini_batches: int = 8
     max_mini_batch_size: int | None = 2048

@@ -18,9 +18,8 @@ ALGOS = ("ppo", "trudi", "reppo")
 def from_registry(task: str, algo: str, device: str) -> dict:
     """The task's registered config for ``algo`` (PPO: the task's stock rsl-rl config), as a dict."""
     from isaaclab.utils import class_to_dict  # noqa: PLC0415
-
-    from trudi_isaac.cli_common import prepare  # noqa: PLC0415
-    from trudi_isaac.play_cli import load_agent_cfg  # noqa: PLC0415
+    from trudi_isaac.cli.common import prepare  # noqa: PLC0415
+    from trudi_isaac.cli.play import load_agent_cfg  # noqa: PLC0415
 
     args = argparse.Namespace(task=task, agent=algo, device=device, num_envs=1, assets=None)
     task_id, agent_key = prepare(args)

@@ -59,8 +59,8 @@ def main() -> int:
     args = parser.parse_args()
     args.assets = None
 
-    from trudi_isaac.cli_common import prepare  # noqa: PLC0415
-    from trudi_isaac.play_cli import evaluate, evaluation_runner, load_agent_cfg  # noqa: PLC0415
+    from trudi_isaac.cli.common import prepare  # noqa: PLC0415
+    from trudi_isaac.cli.play import evaluate, evaluation_runner, load_agent_cfg  # noqa: PLC0415
 
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)

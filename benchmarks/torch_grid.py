@@ -62,8 +62,7 @@ class EpisodeReturns:
 
 def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
-
-    from trudi_isaac.play_cli import evaluate  # noqa: PLC0415
+    from trudi_isaac.cli.play import evaluate  # noqa: PLC0415
 
     torch.manual_seed(seed)
     env = TorchCartpole(args.num_envs, args.device, seed)

@@ -95,11 +95,11 @@ echo "import site; site.addsitedir('$shared_site')" >"$local_site/trudi_shared_v
 
 # The project itself, editable; skipped when it already resolves into this checkout.
 if ! "$repo/.venv/bin/python" - "$repo" <<'PY' >/dev/null 2>&1
-import os, sys
-import trudi_isaac, trudi_isaac.agents, trudi_isaac.tasks
+import importlib.util, os, sys
 repo = os.path.realpath(sys.argv[1])
-for mod in (trudi_isaac, trudi_isaac.agents, trudi_isaac.tasks):
-    assert os.path.realpath(mod.__file__).startswith(repo + os.sep), mod.__file__
+for name in ("trudi_isaac", "trudi_isaac.algorithms", "trudi_isaac.agents", "trudi_isaac.tasks"):
+    origin = importlib.util.find_spec(name).origin  # found, not imported (importing the tasks registers them)
+    assert os.path.realpath(origin).startswith(repo + os.sep), origin
 PY
 then
     echo "[setup] installing trudi-isaac (editable) into $repo/.venv"

@@ -1,1 +1,16 @@
-"""Registration of TruDi into existing Isaac Lab tasks, and the offline asset root."""
+"""TruDi in existing Isaac Lab tasks: importing this package registers the agents, as ``import isaaclab_tasks``
+registers the tasks.
+
+    import isaaclab_tasks  # noqa: F401
+    import trudi_isaac.tasks  # noqa: F401   every task with an rsl-rl config now has trudi_cfg_entry_point, reppo_cfg_entry_point
+
+The import imports ``isaaclab_tasks`` itself and is idempotent. Tasks registered later (a user's own
+extension imported afterwards) get the entry points from another call of
+:func:`~trudi_isaac.tasks.registration.register_trudi_agents`, which is also the ``--external_callback``
+of Isaac Lab's trainer. Offline asset stand-ins live in :mod:`trudi_isaac.assets`: set them up before
+this import, since Isaac Lab reads its asset root when its tasks are imported.
+"""
+
+from trudi_isaac.tasks.registration import register_trudi_agents
+
+register_trudi_agents()

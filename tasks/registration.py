@@ -1,6 +1,6 @@
 """Adds TruDi (and REPPO) agent entry points to every registered Isaac Lab task that has an rsl-rl one.
 
-    import trudi_isaac.tasks.registration as r; r.register_trudi_agents()
+    import trudi_isaac.tasks  # registers on import; register_trudi_agents() again for tasks registered later
 
 gives each such gym spec the kwargs ``trudi_cfg_entry_point`` and ``reppo_cfg_entry_point``, so
 ``--agent trudi_cfg_entry_point`` selects TruDi in Isaac Lab's own trainer
@@ -17,9 +17,7 @@ from dataclasses import MISSING
 from operator import attrgetter
 
 import gymnasium as gym
-
 from isaaclab_rl.rsl_rl import RslRlCNNModelCfg, RslRlOnPolicyRunnerCfg, RslRlRNNModelCfg
-
 from trudi_isaac.agents.families import task_family
 from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg
 

@@ -12,10 +12,9 @@ import sys
 import torch
 from isaaclab.utils import class_to_dict
 from rsl_rl.runners import OnPolicyRunner
-
 from toy_envs import PointReach
-from trudi_isaac import multi_process
 from trudi_isaac.agents.trudi_cfg import TruDiRunnerCfg
+from trudi_isaac.runners import multi_process
 
 ITERATIONS = 3
 

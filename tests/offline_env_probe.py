@@ -25,8 +25,7 @@ def probe(task: str, num_envs: int, steps: int, seed: int) -> dict:
     """Create ``task``, reset it, step it ``steps`` times with random actions, and describe it."""
     start = time.perf_counter()
     import torch  # noqa: PLC0415
-
-    from trudi_isaac.isaaclab_env import make_env  # noqa: PLC0415
+    from trudi_isaac.cli.isaaclab_env import make_env  # noqa: PLC0415
 
     with make_env(task, num_envs=num_envs, device="cpu", seed=seed) as env:
         created = time.perf_counter()

@@ -112,7 +112,6 @@ def test_update_cost_profile_names_the_phases() -> None:
 
 def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
-    import math
 
     import torch
     from torch_cartpole import TorchCartpole

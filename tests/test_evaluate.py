@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 from tensordict import TensorDict
-
-from trudi_isaac.play_cli import evaluate
+from trudi_isaac.cli.play import evaluate
 
 
 class Corridor:

@@ -14,8 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from trudi_isaac.tasks import offline_assets
+from trudi_isaac.assets import offline_assets
 
 TESTS_DIR = Path(__file__).resolve().parent
 PROBE_SCRIPT = TESTS_DIR / "offline_env_probe.py"
@@ -95,7 +94,7 @@ def test_offline_mode_sets_asset_root(how: str) -> None:
     else:
         call, env = "configure_assets()", {offline_assets.MODE_ENV_VAR: "offline"}
     code = (
-        "import os; from trudi_isaac.tasks.offline_assets import configure_assets\n"
+        "import os; from trudi_isaac.assets.offline_assets import configure_assets\n"
         f"root = {call}\n"
         "import isaaclab.utils.assets as a\n"
         "print(root == os.environ['ISAACSIM_ASSET_ROOT'] == a.NUCLEUS_ASSET_ROOT_DIR, a.ISAACLAB_NUCLEUS_DIR)"
@@ -109,12 +108,12 @@ def test_offline_mode_sets_asset_root(how: str) -> None:
 
 
 def test_user_asset_root_and_online_mode_are_respected(tmp_path: Path) -> None:
-    code = "from trudi_isaac.tasks.offline_assets import configure_assets; print(configure_assets('offline'))"
+    code = "from trudi_isaac.assets.offline_assets import configure_assets; print(configure_assets('offline'))"
     result = _run_python(code, ISAACSIM_ASSET_ROOT=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(tmp_path)
 
-    code = "from trudi_isaac.tasks.offline_assets import configure_assets; print(configure_assets('online'))"
+    code = "from trudi_isaac.assets.offline_assets import configure_assets; print(configure_assets('online'))"
     result = _run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "None"
@@ -129,7 +128,7 @@ def test_auto_mode_probes_fast_and_follows_the_probe() -> None:
     # one DNS lookup and one TCP connect, each limited to PROBE_TIMEOUT_S
     assert time.perf_counter() - start < 2 * offline_assets.PROBE_TIMEOUT_S + 1
 
-    code = "from trudi_isaac.tasks.offline_assets import configure_assets; print(configure_assets('auto'))"
+    code = "from trudi_isaac.assets.offline_assets import configure_assets; print(configure_assets('auto'))"
     result = _run_python(code)
     assert result.returncode == 0, result.stderr
     assert (result.stdout.strip() == "None") == reachable
@@ -138,7 +137,7 @@ def test_auto_mode_probes_fast_and_follows_the_probe() -> None:
 def test_going_offline_after_isaaclab_fixed_its_root_fails_loudly() -> None:
     code = (
         "import isaaclab.utils.assets\n"
-        "from trudi_isaac.tasks.offline_assets import configure_assets\n"
+        "from trudi_isaac.assets.offline_assets import configure_assets\n"
         "configure_assets('offline')"
     )
     result = _run_python(code)

@@ -6,9 +6,8 @@ import math
 
 import pytest
 import torch
-
-from trudi_isaac.hl_gauss import HLGauss
-from trudi_isaac.q_critic import DistributionalQCritic, initial_logits
+from trudi_isaac.modules.hl_gauss import HLGauss
+from trudi_isaac.modules.q_critic import DistributionalQCritic, initial_logits
 
 torch.set_num_threads(1)
 

@@ -8,11 +8,12 @@ import sys
 
 RESOLVE_ALL = r"""
 import json
-from trudi_isaac.tasks.offline_assets import configure_assets
+from trudi_isaac.assets.offline_assets import configure_assets
 configure_assets("offline")
 from isaaclab_tasks.utils.parse_cfg import load_cfg_from_registry
 from isaaclab.utils import class_to_dict
-from trudi_isaac.config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
+from rsl_rl.utils import resolve_callable
+from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
 from trudi_isaac.tasks import registration
 registration.register_trudi_agents()
 report = {"underived": registration.derivation_report(), "tasks": {}}
@@ -30,6 +31,8 @@ for task in registration.registered_tasks():
         d = class_to_dict(cfg)
         check_section("algorithm", {k: v for k, v in d["algorithm"].items() if k != "class_name"}, ALGORITHM_RULES)
         check_section("critic", d["critic"], CRITIC_RULES)
+        for section in ("algorithm", "actor", "critic"):  # every class_name import path resolves
+            resolve_callable(d[section]["class_name"])
         assert cfg.num_steps_per_env == ppo.num_steps_per_env and cfg.max_iterations == ppo.max_iterations
         assert cfg.experiment_name == ppo.experiment_name + ("_trudi" if key.startswith("trudi") else "_reppo")
         assert cfg.clip_actions == ppo.clip_actions

@@ -1,5 +1,5 @@
 """Reliability: bad input ends in a clear error, NaN/Inf stop a run without a bad checkpoint, a SIGKILL never
-leaves a truncated latest checkpoint, Ctrl-C saves, and resume is exact (:mod:`trudi_isaac.safe_runner`).
+leaves a truncated latest checkpoint, Ctrl-C saves, and resume is exact (:mod:`trudi_isaac.runners.safe_runner`).
 
 Toy-env tests run in-process with the safe runner installed for the test only; the script tests run
 ``scripts/train.py``, ``scripts/play.py`` and ``scripts/setup.sh`` as a user would.
@@ -20,13 +20,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
-
 import toy_train
 from conftest import REPO
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from toy_envs import PointReach
-from trudi_isaac import safe_runner
 from trudi_isaac.agents.trudi_cfg import (
     DiffusionActorCfg,
     GaussianActorCfg,
@@ -34,15 +32,16 @@ from trudi_isaac.agents.trudi_cfg import (
     ReppoRunnerCfg,
     TruDiAlgorithmCfg,
 )
-from trudi_isaac.checkpoints import CheckpointError, read_checkpoint, temp_path
-from trudi_isaac.config_checks import (
+from trudi_isaac.runners import safe_runner
+from trudi_isaac.runners.checkpoints import CheckpointError, read_checkpoint, temp_path
+from trudi_isaac.runners.finite import NonFiniteError, non_finite_names
+from trudi_isaac.utils.config_checks import (
     ALGORITHM_RULES,
     CRITIC_RULES,
     DIFFUSION_ACTOR_RULES,
     GAUSSIAN_ACTOR_RULES,
     ConfigError,
 )
-from trudi_isaac.finite import NonFiniteError, non_finite_names
 
 torch.set_num_threads(1)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-
 from conftest import tensorboard_scalars
 
 TRUST_REGION_TAGS = (
@@ -80,21 +81,61 @@ def test_trudi_cartpole_train_then_play_and_export(run_script, tmp_path: Path) -
     assert "stochastic policy, 4 episodes" in stochastic.stdout
 
 
-def test_isaaclab_own_trainer_runs_trudi(tmp_path: Path) -> None:
-    """``isaaclab train ... --agent trudi_cfg_entry_point --external_callback ...`` (the README's command)."""
+PLAYBACK_RUNNING = "Policy playback is running"
+PLAY_SECONDS = 5.0
+
+
+def _isaaclab(command: str, *args: str) -> list[str]:
+    """``python -m isaaclab <command>`` for TruDi on the CPU, as the README gives it."""
+    return [
+        sys.executable, "-m", "isaaclab", command, "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
+        "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.register_trudi_agents",
+        "--device", "cpu", *args, "agent.device=cpu",
+    ]  # fmt: skip
+
+
+def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
+    """``isaaclab train`` and ``isaaclab play ... --checkpoint <TruDi model_N.pt>`` (the README's commands):
+    play loads the checkpoint, exports ``policy.pt`` and ``policy.onnx`` (which agree) and plays until Ctrl-C."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     root = subprocess.run(
-        [sys.executable, "-m", "trudi_isaac.tasks.offline_assets"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "trudi_isaac.assets.offline_assets"], env=env, capture_output=True, text=True, check=True
     ).stdout.strip()
     env.setdefault("ISAACSIM_ASSET_ROOT", root)
-    result = subprocess.run(
-        [sys.executable, "-m", "isaaclab", "train", "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
-         "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.register_trudi_agents",
-         "--device", "cpu", "--num_envs", "32", "--max_iterations", "1", "agent.device=cpu"],
+    train = subprocess.run(
+        _isaaclab("train", "--num_envs", "32", "--max_iterations", "1"),
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert (_single_run_dir(tmp_path, "cartpole_trudi") / "model_0.pt").is_file()
+    assert train.returncode == 0, train.stderr[-3000:]
+    run = _single_run_dir(tmp_path, "cartpole_trudi")
+    assert (run / "model_0.pt").is_file()
+
+    play = subprocess.Popen(
+        _isaaclab("play", "--num_envs", "4", "--checkpoint", str(run / "model_0.pt")),
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = []
+    for line in play.stdout:  # until playback runs (the export comes before it)
+        lines.append(line)
+        if PLAYBACK_RUNNING in line:
+            break
+    time.sleep(PLAY_SECONDS)
+    play.send_signal(signal.SIGINT)
+    lines += play.stdout.readlines()
+    assert play.wait(timeout=60) == 0, "".join(lines)[-3000:]
+    assert any(PLAYBACK_RUNNING in line for line in lines), "".join(lines)[-3000:]
+    exported = run / "exported"
+    assert (exported / "policy.pt").is_file() and (exported / "policy.onnx").is_file()
+
+    import onnxruntime  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    jit = torch.jit.load(str(exported / "policy.pt"))
+    session = onnxruntime.InferenceSession(str(exported / "policy.onnx"))
+    (onnx_input,) = session.get_inputs()
+    obs = torch.randn(16, onnx_input.shape[-1])
+    (onnx_actions,) = session.run(None, {onnx_input.name: obs.numpy()})
+    assert torch.allclose(torch.from_numpy(onnx_actions), jit(obs).detach(), atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -111,3 +152,24 @@ def test_bad_input_is_a_clear_error(run_script, args: list[str], expected: list[
     assert "Traceback" not in result.stderr
     for text in expected:
         assert text in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("agent", "override", "expected"),
+    [
+        ("trudi", "agent.algorithm.trust_region_epsilon=0.2", ["agent.algorithm", "'trust_region_epsilon'", "trust_region_eps"]),
+        ("reppo", "agent.actor.init_stdd=0.5", ["agent.actor", "'init_stdd'", "init_std"]),
+        ("ppo", "agent.algorithm.clip_params=0.1", ["agent.algorithm", "'clip_params'", "clip_param"]),
+    ],
+)
+def test_misspelled_override_key_is_one_line(run_script, agent: str, override: str, expected: list[str]) -> None:
+    """An unknown key in an ``agent.*`` section ends in one line naming section, key and closest fields; exit code 2."""
+    result = run_script(
+        "scripts/train.py", "--task", "Isaac-Cartpole", "--agent", agent, "--num_envs", "4",
+        "--max_iterations", "1", "--device", "cpu", override, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    (line,) = [line for line in result.stderr.splitlines() if "unknown key" in line]
+    for text in expected:
+        assert text in line, line

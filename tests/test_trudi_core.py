@@ -17,15 +17,13 @@ from isaaclab.utils import class_to_dict
 from rsl_rl.runners import OnPolicyRunner
 from tensordict import TensorDict
 from torch import nn
-
 from toy_envs import PointReach, deterministic_return
 from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg
-from trudi_isaac.chain_policy import ChainPolicy
-from trudi_isaac.diffusion_actor import DiffusionActor
-from trudi_isaac.gaussian_actor import GaussianActor
-from trudi_isaac.trajectory_kl import trajectory_kl
-from trudi_isaac.trajectory_storage import TrajectoryStorage
-from trudi_isaac.trudi import TruDi
+from trudi_isaac.algorithms.trajectory_kl import trajectory_kl
+from trudi_isaac.algorithms.trudi import TruDi
+from trudi_isaac.modules.diffusion_actor import DiffusionActor
+from trudi_isaac.modules.gaussian_actor import GaussianActor
+from trudi_isaac.storage.trajectory_storage import TrajectoryStorage
 
 torch.set_num_threads(1)
 
@@ -576,14 +574,14 @@ LEARN_ITERATIONS = 12
 
 @pytest.mark.parametrize("kind", ["trudi", "reppo"])
 def test_learns_point_reach(kind: str) -> None:
-    """Plain rsl-rl OnPolicyRunner with algorithm.class_name = trudi_isaac.trudi:TruDi learns PointReach.
+    """Plain rsl-rl OnPolicyRunner with algorithm.class_name = trudi_isaac.algorithms.trudi:TruDi learns PointReach.
 
     Measured over torch/env seeds 0–3: untrained deterministic return −43.1 (TruDi: x_0 = 0 and a ~zero control
     give action 0) and −39…−55 (Gaussian); after 12 iterations TruDi reaches −8.0…−9.0 and the Gaussian actor
     −7…−9 (TruDi is still at −17…−24 after 7–8 iterations), so −20 after 12 leaves a wide margin."""
     torch.manual_seed(0)
     cfg = runner_cfg(kind, algorithm={"critic_learning_rate": 1e-3, "num_learning_epochs": 8})
-    assert cfg["algorithm"]["class_name"] == "trudi_isaac.trudi:TruDi"
+    assert cfg["algorithm"]["class_name"] == "trudi_isaac.algorithms.trudi:TruDi"
     runner = make_runner(PointReach(num_envs=64, seed=0), cfg)
     assert isinstance(runner.alg, TruDi)
     assert isinstance(runner.alg.actor, DiffusionActor if kind == "trudi" else GaussianActor)

@@ -26,9 +26,8 @@ from tensordict import TensorDict
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from toy_envs import PointReach  # noqa: E402
-
-from trudi_isaac import safe_runner  # noqa: E402
 from trudi_isaac.agents.trudi_cfg import TruDiRunnerCfg  # noqa: E402
+from trudi_isaac.runners import safe_runner  # noqa: E402
 
 T = TypeVar("T")
 NUM_ENVS = 16

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .finite import NonFiniteError, describe, non_finite_names
+from trudi_isaac.runners.finite import NonFiniteError, describe, non_finite_names
 
 SIGNATURE_KEY = "run_signature"
 TEMP_SUFFIX = ".tmp"

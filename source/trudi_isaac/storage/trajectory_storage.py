@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .chain_policy import ChainSample
+from trudi_isaac.modules.chain_policy import ChainSample
 
 
 @dataclass

@@ -18,8 +18,8 @@ import torch
 from rsl_rl.utils import resolve_nn_activation
 from torch import Tensor, nn
 
-from .hl_gauss import DEFAULT_SIGMA_RATIO, HLGauss
-from .obs_normalizer import ObservationNormalizer
+from trudi_isaac.modules.hl_gauss import DEFAULT_SIGMA_RATIO, HLGauss
+from trudi_isaac.modules.obs_normalizer import ObservationNormalizer
 
 #: Floor on the HL-Gauss probabilities of 0 before taking their log for the initial logits
 #: (far atoms have probability ~0; log(0) = -inf would break softmax/gradients).

@@ -14,9 +14,9 @@ import torch
 from rsl_rl.modules import MLP
 from torch import nn
 
-from .config_checks import GAUSSIAN_ACTOR_RULES
-from .chain_policy import ChainPolicy, ChainSample
-from .policy_export import ExportedPolicy
+from trudi_isaac.modules.chain_policy import ChainPolicy, ChainSample
+from trudi_isaac.modules.policy_export import ExportedPolicy
+from trudi_isaac.utils.config_checks import GAUSSIAN_ACTOR_RULES
 
 
 class SquashedMean(nn.Module):

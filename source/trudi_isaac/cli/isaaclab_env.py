@@ -3,7 +3,7 @@
 Same path as ``isaaclab train``: resolve the task config (presets and Hydra applied), enter
 ``isaaclab.app.launch_simulation`` (a no-op launcher for kitless Newton physics, Isaac Sim Kit
 otherwise), then ``gym.make``. The asset root is configured first, because Isaac Lab reads it
-when its asset module is imported (see :mod:`trudi_isaac.tasks.offline_assets`).
+when its asset module is imported (see :mod:`trudi_isaac.assets.offline_assets`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from trudi_isaac.cli_common import LEGACY_TASK_SUFFIX
-from trudi_isaac.tasks.offline_assets import configure_assets
+from trudi_isaac.assets.offline_assets import configure_assets
+from trudi_isaac.cli.common import LEGACY_TASK_SUFFIX
 
 
 def canonical_task_name(task: str) -> str:
@@ -68,7 +68,7 @@ def make_env(task: str, num_envs: int, device: str = "cpu", seed: int | None = N
     """Create an Isaac Lab task as a gym env.
 
     Configures the asset root first (``TRUDI_ASSETS`` / ``ISAACSIM_ASSET_ROOT``, see
-    :func:`~trudi_isaac.tasks.offline_assets.configure_assets`). Only one env can live in a
+    :func:`~trudi_isaac.assets.offline_assets.configure_assets`). Only one env can live in a
     process at a time: Isaac Lab's simulation context is a singleton, so close one env before
     making the next.
 

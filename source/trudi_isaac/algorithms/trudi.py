@@ -1,7 +1,7 @@
 """TruDi: Trust-Region Diffusion Policies, on rsl-rl's algorithm interface.
 
 Reads like TRUDI.md; each loss sits next to its equation. ``OnPolicyRunner`` drives it through
-``algorithm.class_name = "trudi_isaac.trudi:TruDi"``:
+``algorithm.class_name = "trudi_isaac.algorithms.trudi:TruDi"``:
 
     construct_algorithm → [act → env.step → process_env_step] × T → compute_returns → update
 
@@ -23,12 +23,12 @@ from tensordict import TensorDict
 from torch import nn
 from torch.profiler import record_function
 
-from .chain_policy import ChainPolicy
-from .config_checks import ALGORITHM_RULES, CRITIC_RULES, check_section
-from .q_critic import DistributionalQCritic
-from .reward_normalizer import RewardNormalizer
-from .trajectory_kl import trajectory_kl
-from .trajectory_storage import TrajectoryBatch, TrajectoryStorage
+from trudi_isaac.algorithms.reward_normalizer import RewardNormalizer
+from trudi_isaac.algorithms.trajectory_kl import trajectory_kl
+from trudi_isaac.modules.chain_policy import ChainPolicy
+from trudi_isaac.modules.q_critic import DistributionalQCritic
+from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectoryStorage
+from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, check_known_keys, check_section
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 
@@ -194,7 +194,7 @@ class TruDi:
         (s'_t, a'_t) is the next row's chain; the last step bootstraps from a chain sampled at the final
         observation. Isaac Lab returns the *post-reset* observation on a time-out, so a truncated step falls
         back to Q and log π̂ at its own (last pre-reset) state and is left out of the critic loss.
-        Rewards are divided by the running return scale (:mod:`trudi_isaac.reward_normalizer`), which takes in
+        Rewards are divided by the running return scale (:mod:`trudi_isaac.algorithms.reward_normalizer`), which takes in
         this rollout first.
         """
         st = self.storage
@@ -408,6 +408,9 @@ class TruDi:
         for model_cfg in (actor_cfg, critic_cfg):  # rsl-rl's distribution fields (see agents/trudi_cfg.py: ModelCfg)
             model_cfg.pop("distribution_cfg", None)
             model_cfg.pop("stochastic", None)
+        sections = (("algorithm", alg_class, alg_cfg), ("actor", actor_class, actor_cfg), ("critic", critic_class, critic_cfg))
+        for section, target, values in sections:  # a misspelled override names the closest valid fields
+            check_known_keys(f"agent.{section}", values, target)
         check_section("algorithm", alg_cfg, ALGORITHM_RULES)
         check_section("actor", actor_cfg, actor_class.config_rules)
         check_section("critic", critic_cfg, CRITIC_RULES)

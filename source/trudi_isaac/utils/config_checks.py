@@ -7,8 +7,10 @@ The algorithm re-checks the dicts it receives, because Hydra overrides edit a co
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 
@@ -58,6 +60,34 @@ def check_less(owner: str, low_name: str, low: float, high_name: str, high: floa
     """Raise :class:`ConfigError` unless ``low < high``."""
     if not low < high:
         raise ConfigError(f"{owner}.{low_name} = {low!r} must be < {owner}.{high_name} = {high!r}")
+
+
+SUPPLIED_BY_RUNNER = ("device", "multi_gpu_cfg")
+"""Constructor arguments that the runner passes itself: never config fields, never suggested."""
+NUM_SUGGESTIONS = 3
+
+
+def check_known_keys(owner: str, values: Mapping[str, Any], target: Callable, ignored: Collection[str] = ()) -> None:
+    """Raise :class:`ConfigError` for a key of ``values`` that ``target``'s constructor does not take.
+
+    The message names the section, the unknown key and the closest valid fields (a misspelled Hydra
+    override such as ``agent.algorithm.trust_region_epsilon=0.2``). A target that takes ``**kwargs`` takes
+    every key. ``ignored`` keys are consumed before the constructor sees them.
+    """
+    params = inspect.signature(target).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    fields = [
+        name
+        for name, p in params.items()
+        if p.default is not inspect.Parameter.empty and name not in SUPPLIED_BY_RUNNER
+    ]
+    for key in values:
+        if key in params or key in ignored:
+            continue
+        close = difflib.get_close_matches(key, fields, n=NUM_SUGGESTIONS, cutoff=0.5)
+        hint = f"closest valid fields: {', '.join(close)}" if close else f"valid fields: {', '.join(fields)}"
+        raise ConfigError(f"{owner}: unknown key '{key}' for {getattr(target, '__qualname__', target)}; {hint}")
 
 
 # --- the rules of each configuration section (used by agents/ configclasses and by TruDi.construct_algorithm) ---

@@ -3,8 +3,8 @@
 It adds what a user of the old scripts expects and Isaac Lab 3 does not do by itself:
 legacy ``-v0`` task names, short agent names (``ppo``, ``trudi``, ``reppo``), a device default
 that follows the machine (and reaches the agent config: ``agent.device``), CPU thread settings,
-offline assets, and safe checkpoints (:mod:`trudi_isaac.safe_runner`: atomic, never NaN, checked
-on resume, saved on Ctrl-C). Bad input ends in one line and exit code 2 (:mod:`trudi_isaac.launcher_errors`
+offline assets, and safe checkpoints (:mod:`trudi_isaac.runners.safe_runner`: atomic, never NaN, checked
+on resume, saved on Ctrl-C). Bad input ends in one line and exit code 2 (:mod:`trudi_isaac.cli.launcher_errors`
 inside Isaac Lab's simulation block). Everything else — config resolution, Hydra overrides, logging under
 ``logs/rsl_rl/<experiment>/<run>/``, checkpoints, resume, ``OnPolicyRunner`` — is Isaac Lab's.
 """
@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import launcher_errors, multi_process, safe_runner
-from .cli_common import add_common_args, check_checkpoint_file, check_positive, prepare, run_reporting_errors
+from trudi_isaac.cli import launcher_errors
+from trudi_isaac.cli.common import add_common_args, check_checkpoint_file, check_positive, prepare, run_reporting_errors
+from trudi_isaac.runners import multi_process, safe_runner
 
 CPU_DEFAULT_NUM_ENVS = 256
 """Tasks' own defaults (often 4096) are sized for GPUs; on the CPU each batched step costs a fixed overhead, so a
@@ -51,7 +52,7 @@ def build_isaaclab_argv(args: argparse.Namespace, task: str, agent_key: str, pas
     """Arguments for Isaac Lab's ``train_rsl_rl.run``; the agent config follows the env device.
 
     Multi-process on the CPU bypasses Isaac Lab's ``--distributed`` (which refuses the CPU) and does what it
-    would do: one run folder for all ranks, seed + rank per rank (see :mod:`trudi_isaac.multi_process`).
+    would do: one run folder for all ranks, seed + rank per rank (see :mod:`trudi_isaac.runners.multi_process`).
     """
     argv = ["--task", task, "--agent", agent_key, "--device", args.device]
     if args.num_envs is None and args.device == "cpu":

@@ -97,7 +97,7 @@ def prepare(args: argparse.Namespace) -> tuple[str, str]:
 
         torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
-    from trudi_isaac.tasks.offline_assets import configure_assets  # noqa: PLC0415
+    from trudi_isaac.assets.offline_assets import configure_assets  # noqa: PLC0415
 
     configure_assets(args.assets)  # before Isaac Lab reads its asset root
     import gymnasium as gym  # noqa: PLC0415
@@ -124,7 +124,7 @@ def check_checkpoint_file(value: str) -> None:
     """
     from isaaclab_rl.utils.wandb import is_wandb_checkpoint  # noqa: PLC0415
 
-    from .checkpoints import read_checkpoint  # noqa: PLC0415
+    from trudi_isaac.runners.checkpoints import read_checkpoint  # noqa: PLC0415
 
     if value in CHECKPOINT_SELECTORS or os.path.isdir(value) or is_wandb_checkpoint(value) or "://" in value:
         return
@@ -133,9 +133,9 @@ def check_checkpoint_file(value: str) -> None:
 
 def exit_code_for(err: BaseException) -> int | None:
     """The exit code of an error reported as one line (bad input 2, NaN/Inf in a run 1), else None."""
-    from .checkpoints import CheckpointError  # noqa: PLC0415
-    from .config_checks import ConfigError  # noqa: PLC0415
-    from .finite import NonFiniteError  # noqa: PLC0415
+    from trudi_isaac.runners.checkpoints import CheckpointError  # noqa: PLC0415
+    from trudi_isaac.runners.finite import NonFiniteError  # noqa: PLC0415
+    from trudi_isaac.utils.config_checks import ConfigError  # noqa: PLC0415
 
     if isinstance(err, (UsageError, ConfigError, CheckpointError)):
         return EXIT_BAD_INPUT

@@ -5,7 +5,7 @@ runs the deterministic policy (default) or the stochastic one until ``--episodes
 ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
 ``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
 against the torch policy on the observations of the evaluation. A missing, corrupt or mismatched
-checkpoint ends in one line and exit code 2 (:mod:`trudi_isaac.safe_runner`).
+checkpoint ends in one line and exit code 2 (:mod:`trudi_isaac.runners.safe_runner`).
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import contextlib
 import math
 import os
 import sys
-
 from collections.abc import Iterator
 
 import torch
 
-from . import safe_runner
-from .checkpoints import read_checkpoint
-from .cli_common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
+from trudi_isaac.cli.common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
+from trudi_isaac.runners import safe_runner
+from trudi_isaac.runners.checkpoints import read_checkpoint
 
 DEFAULT_EVAL_ENVS = 16
 ONNX_ATOL = 1e-5
@@ -126,7 +125,7 @@ def evaluation_runner(task: str, agent_cfg, num_envs: int, device: str, seed: in
     """``(env, runner)``: the task on fresh envs, wrapped for rsl-rl, and an ``OnPolicyRunner`` without logging."""
     from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper, create_rsl_rl_runner  # noqa: PLC0415
 
-    from .isaaclab_env import make_env  # noqa: PLC0415
+    from trudi_isaac.cli.isaaclab_env import make_env  # noqa: PLC0415
 
     with make_env(task, num_envs, device, seed) as gym_env:
         env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)

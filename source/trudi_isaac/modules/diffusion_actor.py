@@ -19,9 +19,9 @@ import torch
 from rsl_rl.utils import resolve_nn_activation
 from torch import nn
 
-from .config_checks import DIFFUSION_ACTOR_RULES
-from .chain_policy import ChainPolicy, ChainSample, gaussian_log_density
-from .policy_export import ExportedPolicy
+from trudi_isaac.modules.chain_policy import ChainPolicy, ChainSample, gaussian_log_density
+from trudi_isaac.modules.policy_export import ExportedPolicy
+from trudi_isaac.utils.config_checks import DIFFUSION_ACTOR_RULES
 
 
 def cosine_dt_schedule(num_steps: int, dt_start: float) -> torch.Tensor:

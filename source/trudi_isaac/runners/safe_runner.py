@@ -1,12 +1,12 @@
 """Crash-safe, NaN-safe checkpoints and exact resume for rsl-rl's ``OnPolicyRunner``.
 
 :func:`install` (called by ``scripts/train.py`` and ``scripts/play.py`` before the runner is built, like
-:func:`trudi_isaac.multi_process.install`) replaces three ``OnPolicyRunner`` methods; the training loop
+:func:`trudi_isaac.runners.multi_process.install`) replaces three ``OnPolicyRunner`` methods; the training loop
 itself stays rsl-rl's:
 
 * ``save`` writes the same dict as rsl-rl plus the run's signature, atomically, and refuses NaN/Inf
-  (:mod:`trudi_isaac.checkpoints`).
-* ``load`` reports a missing, corrupt or mismatched checkpoint as :class:`~trudi_isaac.checkpoints.CheckpointError`,
+  (:mod:`trudi_isaac.runners.checkpoints`).
+* ``load`` reports a missing, corrupt or mismatched checkpoint as :class:`~trudi_isaac.runners.checkpoints.CheckpointError`,
   and resumes at the iteration *after* the saved one (rsl-rl would run the saved iteration number again, so
   a resumed run would overwrite ``model_<N>.pt`` with a different state).
 * ``learn`` runs rsl-rl's loop with two guards on the algorithm instance:
@@ -17,7 +17,7 @@ itself stays rsl-rl's:
   - every update: the losses it reports and all saved state (parameters, duals, normalizers, optimizers)
     must be finite.
 
-  A non-finite value stops the run with :class:`~trudi_isaac.finite.NonFiniteError` naming the iteration
+  A non-finite value stops the run with :class:`~trudi_isaac.runners.finite.NonFiniteError` naming the iteration
   and the quantity; the last checkpoint written stays the latest, and no non-finite one is ever written.
 """
 
@@ -32,9 +32,9 @@ from typing import Any
 
 from rsl_rl.runners import OnPolicyRunner
 
-from .checkpoints import SIGNATURE_KEY, atomic_save, check_matches, read_checkpoint, run_signature
-from .finite import NonFiniteError, describe, non_finite_names
-from .graceful_stop import GracefulStop, StopRequested, graceful_stop
+from trudi_isaac.runners.checkpoints import SIGNATURE_KEY, atomic_save, check_matches, read_checkpoint, run_signature
+from trudi_isaac.runners.finite import NonFiniteError, describe, non_finite_names
+from trudi_isaac.runners.graceful_stop import GracefulStop, StopRequested, graceful_stop
 
 _ORIGINAL: dict[str, Callable] = {name: getattr(OnPolicyRunner, name) for name in ("learn", "save", "load")}
 LAST_CHECKPOINT_ATTR = "trudi_last_checkpoint"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .obs_normalizer import ObservationNormalizer
+from trudi_isaac.modules.obs_normalizer import ObservationNormalizer
 
 
 class ExportedPolicy(nn.Module):

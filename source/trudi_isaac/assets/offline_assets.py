@@ -10,7 +10,7 @@ first imported (``import isaaclab_tasks``, ``isaaclab_assets`` or ``isaaclab.sim
 and bakes the root into module constants and config defaults. Call :func:`configure_assets`
 before any of those imports, or export the variable in the shell::
 
-    export ISAACSIM_ASSET_ROOT=$(python -m trudi_isaac.tasks.offline_assets)
+    export ISAACSIM_ASSET_ROOT=$(python -m trudi_isaac.assets.offline_assets)
 
 The stand-ins are not NVIDIA's models: results on them compare with each other, not with
 published numbers.

@@ -3,7 +3,7 @@
 Both actors are such chains (TRUDI.md, "The policy"): the diffusion actor has N denoising steps,
 the tanh-Gaussian actor is the one-step case (x_1 = μ(s) + σ ε, which makes TruDi REPPO).
 Every step is Gaussian given x_n with a state-independent variance ``[N, A]``, so a stored chain
-has an exact density and the trust-region KL is read off it (:mod:`trudi_isaac.trajectory_kl`).
+has an exact density and the trust-region KL is read off it (:mod:`trudi_isaac.algorithms.trajectory_kl`).
 
 This base class holds what both share: observation selection and normalization (frozen during a
 rollout), squashing and scaling, the log-likelihood read off a chain, the rsl-rl model interface
@@ -19,7 +19,7 @@ import torch
 from tensordict import TensorDict
 from torch import nn
 
-from .obs_normalizer import ObservationNormalizer
+from trudi_isaac.modules.obs_normalizer import ObservationNormalizer
 
 LOG_2PI = math.log(2.0 * math.pi)
 

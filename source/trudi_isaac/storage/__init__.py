@@ -1,0 +1,1 @@
+"""The rollout buffer that keeps each transition's whole denoising chain."""

@@ -1,0 +1,1 @@
+"""Helpers shared by configs, models and algorithm: configuration range checks."""
