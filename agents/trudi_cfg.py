@@ -127,6 +127,13 @@ class TruDiAlgorithmCfg:
     aux_loss_coef: float = 1.0
     spread_num_states: int = 256
     reward_normalization: bool = True  # rewards / RMS of the discounted return: one critic support for all tasks
+    gate_form: str = "auto"
+    """How the actor loss applies the trust-region gate (same loss and gradient): "split" runs each branch on its
+    own states (least work; syncs with the host), "masked" runs both on all states and selects with torch.where
+    (static shapes, no sync: what a CUDA graph needs); "auto": masked on CUDA, split elsewhere."""
+    cuda_graphs: bool = False
+    """Capture the minibatch step and act()'s chain in CUDA graphs (CUDA, single process). Off until measured on
+    a GPU (benchmarks/gpu_check.sh); asking for it without CUDA is a clear error."""
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

@@ -4,7 +4,7 @@
     python benchmarks/device_bundle.py
 
 Writes ``benchmarks/.device/agent_cfgs.json`` (the registered PPO, TruDi and REPPO runner configs
-of the benchmark tasks) and copies the pure-Python packages the torch-env benchmarks import
+of the benchmark tasks) and ``benchmarks/.device/commit`` (the code they come from), and copies the pure-Python packages the torch-env benchmarks import
 (rsl-rl, tensordict and their small dependencies) into ``benchmarks/.device/site``. On the GPU
 machine, with that folder carried over:
 
@@ -19,6 +19,7 @@ import importlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -45,6 +46,17 @@ def copy_packages(site: Path) -> None:
         shutil.copytree(source / name, site / name, ignore=shutil.ignore_patterns("__pycache__", "tests"))
 
 
+def code_label() -> str:
+    """The commit the bundle was made from, ``+dirty`` if the work tree has uncommitted changes."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    return commit + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=DEVICE_DIR)
@@ -52,6 +64,7 @@ def main() -> int:
     cfgs = {task: {algo: from_registry(task, algo, "cpu") for algo in ALGOS} for task in TASKS}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "agent_cfgs.json").write_text(json.dumps(cfgs, indent=1))
+    (args.out / "commit").write_text(code_label() + "\n")  # names the code in the GPU machine's results
     copy_packages(args.out / "site")
     size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
     print(f"wrote {args.out} ({size / 2**20:.1f} MiB)")

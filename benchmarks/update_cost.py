@@ -5,7 +5,8 @@
 
 The env produces random observations and rewards at almost no cost, so the numbers are the
 algorithms' own: policy time per env step during collection, and the time of one ``update()``.
-Runs on CUDA too (``--device cuda --num_envs 4096``). Prints a JSON line; ``--out`` appends it to a file.
+Runs on CUDA too (``--device cuda --num_envs 4096``), eagerly or with TruDi's and REPPO's minibatch step and
+collection chain in CUDA graphs (``--cuda_graphs``). Prints a JSON line; ``--out`` appends it to a file.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class RandomEnv(VecEnv):
 
 def runner_cfg(algo: str, args: argparse.Namespace) -> dict:
     cfg = agent_cfg(args.task, algo, args.device, args.agent_cfgs)
+    if args.cuda_graphs and algo != "ppo":  # rsl-rl's PPO has no graphed mode: it runs eagerly beside them
+        cfg["algorithm"] |= {"cuda_graphs": True}
     return cfg | {"num_steps_per_env": args.steps, "save_interval": 10**9}
 
 
@@ -75,6 +78,7 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     extra = {"profile": profile_iteration(alg, env, obs, args)} if args.profile else {}
     return extra | {
         "algo": algo,
+        "mode": "graphed" if args.cuda_graphs and algo != "ppo" else "eager",
         "collect_s_per_iter": min(collect),
         "update_s_per_iter": min(update),
         "policy_us_per_env_step": 1e6 * min(collect) / (args.steps * args.num_envs),
@@ -98,6 +102,7 @@ def profile_iteration(alg, env, obs, args: argparse.Namespace) -> dict:
     return {
         "phases_cpu_ms": {e.key: e.cpu_time_total / 1e3 for e in events if e.key.startswith("trudi/")},
         "kernel_launches": sum(e.count for e in events if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC")),
+        "graph_launches": sum(e.count for e in events if e.key == "cudaGraphLaunch"),  # each replays a whole step
         "host_reads": sum(e.count for e in events if e.key in ("aten::_local_scalar_dense", "aten::nonzero")),
         "top_self_ms": {e.key: getattr(e, self_time) / 1e3 for e in top[: args.profile]},
     }
@@ -124,6 +129,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", type=int, default=0, help="Profile one more iteration; keep the top N ops.")
+    parser.add_argument("--cuda_graphs", action="store_true", help="TruDi/REPPO with algorithm.cuda_graphs=True.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()

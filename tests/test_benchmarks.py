@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
@@ -132,3 +135,20 @@ def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
     assert dones.any(0).all() and not time_outs.any()  # every cart leaves the track: terminations
     assert (rewards[dones] <= -2.0 * env.step_dt).all()  # the termination penalty, not the alive bonus
     assert (env.episode_length_buf < env.max_episode_length).all()  # the counters restarted at the resets
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with CUDA, benchmarks/gpu_check.sh runs the real check")
+def test_gpu_check_pieces_refuse_cleanly_without_cuda_or_bundle(tmp_path: Path) -> None:
+    """``gpu_check.sh`` needs a bundle with the cuda_graphs field; ``cuda_graph_check.py`` needs CUDA: both say so."""
+    check = subprocess.run([sys.executable, "benchmarks/cuda_graph_check.py"], cwd=REPO, env=ENV,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert check.returncode == 2 and "no CUDA device here" in check.stderr
+    clone = tmp_path / "repo"
+    (clone / "benchmarks").mkdir(parents=True)
+    (clone / "benchmarks" / "gpu_check.sh").write_text((REPO / "benchmarks" / "gpu_check.sh").read_text())
+    script = subprocess.run(["bash", str(clone / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True, timeout=60)
+    assert script.returncode == 2 and "device_bundle.py" in script.stderr
+    graphed = subprocess.run([sys.executable, "benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4",
+                              "--repeats", "1", "--algos", "trudi", "--cuda_graphs"], cwd=REPO, env=ENV,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert graphed.returncode != 0 and "cuda_graphs=True needs a CUDA device" in graphed.stderr

@@ -2,7 +2,7 @@
 
     c(s) = Σ_n KL( N(μ_old,n, S_old,n) ‖ N(μ_θ,n, S_θ,n) )          S = 2η, diagonal
 
-By the chain rule of KL this upper-bounds KL(π_old(a|s) ‖ π_θ(a|s)). Computed in float32.
+By the chain rule of KL this upper-bounds KL(π_old(a|s) ‖ π_θ(a|s)). Computed in float32 at least (float64 stays).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def trajectory_kl(
     Returns:
         ``[B]`` the path KL c(s).
     """
-    old_means, new_means = old_means.float(), new_means.float()
-    old_var, new_var = old_var.float(), new_var.float()
+    dtype = torch.promote_types(new_means.dtype, torch.float32)  # at least float32, whatever the network runs in
+    old_means, new_means, old_var, new_var = (x.to(dtype) for x in (old_means, new_means, old_var, new_var))
     if mean_only:
         per_dim = 0.5 * (old_means - new_means).square() / new_var  # [B, N, A]
     else:

@@ -25,12 +25,24 @@ from torch.profiler import record_function
 
 from trudi_isaac.algorithms.reward_normalizer import RewardNormalizer
 from trudi_isaac.algorithms.trajectory_kl import trajectory_kl
-from trudi_isaac.modules.chain_policy import ChainPolicy
+from trudi_isaac.modules.chain_policy import ChainPolicy, ChainSample
 from trudi_isaac.modules.q_critic import DistributionalQCritic
 from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectoryStorage
-from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, check_known_keys, check_section
+from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, ConfigError, check_known_keys, check_section
+from trudi_isaac.utils.cuda_graph import GraphedCall, check_cuda_graphs
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+STEP_STATS = (
+    "critic",
+    "critic_aux",
+    "actor",
+    "q_policy",
+    "trust_region/kl_mean",
+    "trust_region/kl_eta_only",
+    "trust_region/over_bound_frac",
+    "trust_region/entropy",
+)
+"""What each minibatch step adds to the update's statistics (means over the steps are logged as ``Loss/<key>``)."""
 
 
 class Duals(nn.Module):
@@ -105,6 +117,8 @@ class TruDi:
         aux_loss_coef: float = 1.0,
         spread_num_states: int = 256,
         reward_normalization: bool = True,
+        gate_form: str = "auto",
+        cuda_graphs: bool = False,
         device: str = "cpu",
         multi_gpu_cfg: dict | None = None,
         grad_reduce_bucket_mb: float = 25.0,
@@ -126,26 +140,64 @@ class TruDi:
         self.max_grad_norm = max_grad_norm
         self.gamma = gamma
         self.lam = lam
-        self.trust_region_eps = trust_region_eps
         self.kl_mean_only = kl_form == "mean_only"
-        self.aux_loss_coef = aux_loss_coef
         self.spread_num_states = spread_num_states
+        # Scalars the minibatch step reads live on the device (a captured step sees later changes to them):
+        self._trust_region_eps = torch.tensor(float(trust_region_eps), device=device)
+        self.aux_loss_coef = torch.tensor(float(aux_loss_coef), device=device)
         # H* = −k · action_dim; the estimate it is compared with leaves out the prior term (TRUDI.md, "Duals")
-        self.entropy_target = -entropy_target_k * actor.action_dim
+        self.entropy_target = torch.tensor(-entropy_target_k * actor.action_dim, device=device)
 
-        # fused: one kernel per step instead of one per tensor (7x faster on a CPU thread for the critic)
-        optim = OPTIMIZERS[optimizer]
-        self.actor_optimizer = optim(self.actor.parameters(), lr=learning_rate, fused=True)
-        self.critic_optimizer = optim(self.critic.parameters(), lr=critic_learning_rate, fused=True)
-        # the duals get their own, larger step (TRUDI.md, "Pitfalls": at the actor's lr they barely move)
-        self.dual_optimizer = torch.optim.Adam(self.duals.parameters(), lr=dual_learning_rate)
-
+        on_cuda = torch.device(device).type == "cuda"
+        # masked gate on CUDA (static shapes, no host sync), split gate elsewhere (less work: FLOPs are the cost)
+        self.masked_gate = gate_form == "masked" or (gate_form == "auto" and on_cuda)
         self.is_multi_gpu = multi_gpu_cfg is not None
         self.gpu_world_size = multi_gpu_cfg["world_size"] if multi_gpu_cfg else 1
         self.gpu_global_rank = multi_gpu_cfg["global_rank"] if multi_gpu_cfg else 0
         self.grad_reduce_bucket_mb = grad_reduce_bucket_mb
+        self.cuda_graphs = cuda_graphs
+        if cuda_graphs:
+            check_cuda_graphs(device, self.is_multi_gpu)
+            if not self.masked_gate:
+                raise ConfigError("TruDiAlgorithmCfg.cuda_graphs = True needs gate_form 'masked' or 'auto' (the split gate syncs)")
+
+        # fused: one kernel per step instead of one per tensor (7x faster on a CPU thread for the critic);
+        # capturable on CUDA, with learning rates as device tensors, so that a CUDA graph can hold the steps
+        def optimizer_for(cls: type[torch.optim.Optimizer], params, lr: float) -> torch.optim.Optimizer:
+            if on_cuda:
+                return cls(params, lr=torch.tensor(lr, device=device), fused=True, capturable=True)
+            return cls(params, lr=lr, fused=True)
+
+        optim = OPTIMIZERS[optimizer]
+        self.actor_optimizer = optimizer_for(optim, self.actor.parameters(), learning_rate)
+        self.critic_optimizer = optimizer_for(optim, self.critic.parameters(), critic_learning_rate)
+        # the duals get their own, larger step (TRUDI.md, "Pitfalls": at the actor's lr they barely move)
+        self.dual_optimizer = optimizer_for(torch.optim.Adam, self.duals.parameters(), dual_learning_rate)
+
+        # statistics of an update, accumulated on the device by each minibatch step and read once at the end
+        self._stats = torch.zeros(len(STEP_STATS), device=device)  # [S] sums over the minibatch steps
+        self._kl_max = torch.zeros((), device=device)
+        # the minibatch step's inputs, at fixed addresses (copied in before each step; see _size_step_inputs)
+        self._idx = torch.zeros(0, dtype=torch.long, device=device)  # [B]
+        self._noise = torch.zeros(0, actor.num_steps + 1, actor.action_dim, device=device)  # [B, N+1, A]
+        self._graphed_step = GraphedCall(self._minibatch_step, "minibatch step") if cuda_graphs else None
+        self._graphed_sample: GraphedCall | None = None  # act()'s chain at the rollout's env count (captured on use)
+        self._sample_obs = torch.zeros(storage.num_envs, actor.obs_dim, device=device)  # [E, Oa]
+        self._sample_noise = torch.zeros(storage.num_envs, actor.num_steps + 1, actor.action_dim, device=device)
+
+        zero = torch.zeros((), device=device)
+        self._soft_reward_parts, self._q_mean = (zero, zero), zero  # set by compute_returns
 
         self.recording = True  # act() writes the rollout only in train mode
+
+    @property
+    def trust_region_eps(self) -> torch.Tensor:
+        """ε of the trust region: a 0-dim device tensor; assigning a number fills it in place."""
+        return self._trust_region_eps
+
+    @trust_region_eps.setter
+    def trust_region_eps(self, value: float) -> None:
+        self._trust_region_eps.fill_(value)
 
     # --- collection ---------------------------------------------------------------------------------------------------
 
@@ -156,7 +208,7 @@ class TruDi:
         """Sample one chain per env; in train mode record it (and the raw inputs' statistics) in the buffer."""
         actor_raw, critic_raw = self.actor.select_obs(obs), self._critic_input(obs)
         actor_in = self.actor.obs_normalizer(actor_raw)  # [E, Oa]  statistics frozen during the rollout
-        sample = self.actor.sample(actor_in)
+        sample = self._sample(actor_in)
         if self.recording:
             if self.storage.step == 0:
                 self.storage.step_var.copy_(self.actor.step_variance())  # [N, A] one copy per rollout
@@ -165,6 +217,21 @@ class TruDi:
                 self.critic.obs_normalizer.accumulate(critic_raw)
             self.storage.add_policy_step(actor_in, self.critic.obs_normalizer(critic_raw), sample)
         return sample.actions
+
+    def _sample(self, actor_in: torch.Tensor) -> ChainSample:
+        """One chain per row of ``actor_in [E, Oa]``; with ``cuda_graphs``, replayed from a graph at the rollout's
+        env count (outputs valid until the next call: the storage copies them)."""
+        if self._graphed_step is None or actor_in.shape != self._sample_obs.shape:
+            return self.actor.sample(actor_in)
+        if self._graphed_sample is None:
+            self._graphed_sample = GraphedCall(self._sample_static, "act")
+        self._sample_obs.copy_(actor_in)
+        self._sample_noise.normal_()
+        return self._graphed_sample()
+
+    @torch.no_grad()
+    def _sample_static(self) -> ChainSample:
+        return self.actor.sample(self._sample_obs, self._sample_noise)
 
     def act(self, obs: TensorDict) -> torch.Tensor:
         """Stochastic env actions ``[E, A]``. Outside train mode it only samples: the buffer is untouched."""
@@ -207,13 +274,15 @@ class TruDi:
         trunc, not_term = st.truncated, (~st.terminated).float()  # [T, E]
         next_q = torch.where(trunc, q[:-1], q[1:])  # [T, E]
         next_logp = torch.where(trunc, logp[:-1], logp[1:])  # [T, E]
+        entropy_cost = self.gamma * not_term * alpha * next_logp  # [T, E]
         g_next = q[-1]  # G_T := Q(s'_T, a'_T)
         for t in reversed(range(st.num_steps)):
-            soft_reward = rewards[t] - self.gamma * not_term[t] * alpha * next_logp[t]
+            soft_reward = rewards[t] - entropy_cost[t]
             lam_target = not_term[t] * (self.lam * g_next + (1.0 - self.lam) * next_q[t])
             g_next = soft_reward + self.gamma * torch.where(trunc[t], next_q[t], lam_target)
             st.returns[t] = g_next
-        self._q_mean = q[:-1].mean().item()
+        self._soft_reward_parts = (rewards.mean(), entropy_cost.mean())  # diagnostics, read in update()
+        self._q_mean = q[:-1].mean()
 
     def _q_values(self, critic_obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Q over ``[T+1, E, …]`` rows, one step at a time to bound memory: ``[T+1, E]``."""
@@ -222,55 +291,29 @@ class TruDi:
     # --- update -------------------------------------------------------------------------------------------------------
 
     def update(self) -> dict[str, float]:
-        """Critic, actor and duals per minibatch; then the normalizers take in the rollout."""
-        sums: dict[str, torch.Tensor] = {}  # detached; read once at the end (no per-minibatch GPU sync)
-        kl_max = torch.zeros((), device=self.device)
-        for batch in self.storage.mini_batches(self.num_mini_batches, self.num_learning_epochs):
-            # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
-            with record_function("trudi/critic"):
-                critic_loss, aux_loss = self.critic.loss(
-                    batch.critic_obs,
-                    batch.actions,
-                    batch.returns,
-                    batch.next_critic_obs,
-                    batch.next_actions,
-                    batch.critic_mask,
-                    batch.next_mask,
-                )
-                self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
+        """Critic, actor and duals per minibatch; then the normalizers take in the rollout.
 
-            # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
-            actor_step = self.actor_loss(batch, self.duals.alpha.detach(), self.duals.beta.detach())
-            with record_function("trudi/actor_backward"):
-                self._step(self.actor_optimizer, self.actor, actor_step.loss)
-
-            # Duals, on detached statistics:  L_α = α (H̄ − H*),  L_β = −β (c̄ − ε)
-            kl, inside, entropy = actor_step.kl, actor_step.inside, actor_step.entropy
-            kl_mean = kl.mean()
-            dual_loss = self.duals.alpha * (entropy - self.entropy_target) - self.duals.beta * (
-                kl_mean - self.trust_region_eps
-            )
-            self._step(self.dual_optimizer, self.duals, dual_loss, clip=False)
-
-            kl_max = torch.maximum(kl_max, kl.max())
-            for key, value in (
-                ("critic", critic_loss),
-                ("critic_aux", aux_loss),
-                ("actor", actor_step.loss),
-                ("q_policy", actor_step.q_mean),
-                ("trust_region/kl_mean", kl_mean),
-                ("trust_region/over_bound_frac", 1.0 - inside.float().mean()),
-                ("trust_region/entropy", entropy),
-            ):
-                sums[key] = sums.get(key, 0.0) + value.detach()
+        Each minibatch step has fixed shapes and no host sync (with the masked gate): its rows and chain noise
+        are copied into fixed buffers, its statistics summed on the device and read once, here at the end.
+        With ``cuda_graphs`` the step is captured once and replayed.
+        """
+        self._stats.zero_()
+        self._kl_max.zero_()
+        self._size_step_inputs(self.storage.num_envs * self.storage.num_steps // self.num_mini_batches)
+        for idx in self.storage.mini_batch_indices(self.num_mini_batches, self.num_learning_epochs):
+            self._idx.copy_(idx)
+            self._noise.copy_(torch.randn(self._noise.shape, device=self.device))  # the actor's fresh chains
+            if self._graphed_step is None:
+                self._minibatch_step()
+            else:
+                self._graphed_step()
 
         num_updates = self.num_learning_epochs * self.num_mini_batches
-        stats = {key: value.item() / num_updates for key, value in sums.items()}
-        stats["trust_region/kl_max"] = kl_max.item()
+        stats = dict(zip(STEP_STATS, (self._stats / num_updates).tolist()))  # the update's one read of the device
+        stats |= self._rollout_stats()
+        stats["trust_region/kl_max"] = self._kl_max.item()
         stats["trust_region/alpha"] = self.duals.alpha.item()
         stats["trust_region/beta"] = self.duals.beta.item()
-        stats["q_rollout"] = self._q_mean
-        stats["return_rollout"] = self.storage.returns.mean().item()
         stats["reward_scale"] = self.reward_normalizer.scale()
 
         spread_states = self.storage.actor_obs.flatten(0, 1)[: self.spread_num_states]
@@ -283,6 +326,85 @@ class TruDi:
         self.storage.clear()
         return stats
 
+    def _size_step_inputs(self, rows: int) -> None:
+        """Minibatches of ``rows`` transitions: (re)allocate the step's input buffers if their size differs."""
+        if self._idx.shape[0] != rows:
+            self._idx = torch.zeros(rows, dtype=torch.long, device=self.device)
+            self._noise = torch.zeros(rows, *self._noise.shape[1:], device=self.device)
+            if self._graphed_step is not None:  # captured with the old buffers
+                self._graphed_step.reset()
+
+    def _minibatch_step(self) -> None:
+        """One minibatch at rows ``self._idx`` with chain noise ``self._noise``: critic, actor, duals (static)."""
+        batch = self.storage.batch(self._idx)
+        # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
+        with record_function("trudi/critic"):
+            critic_loss, aux_loss = self.critic.loss(
+                batch.critic_obs,
+                batch.actions,
+                batch.returns,
+                batch.next_critic_obs,
+                batch.next_actions,
+                batch.critic_mask,
+                batch.next_mask,
+            )
+            self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
+
+        # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
+        actor_step = self.actor_loss(batch, self.duals.alpha.detach(), self.duals.beta.detach(), self._noise)
+        with record_function("trudi/actor_backward"):
+            self._step(self.actor_optimizer, self.actor, actor_step.loss)
+
+        # Duals, on detached statistics:  L_α = α (H̄ − H*),  L_β = −β (c̄ − ε)
+        kl_mean = actor_step.kl.mean()
+        dual_loss = self.duals.alpha * (actor_step.entropy - self.entropy_target) - self.duals.beta * (
+            kl_mean - self.trust_region_eps
+        )
+        self._step(self.dual_optimizer, self.duals, dual_loss, clip=False)
+
+        # η-only part of the path KL: its value at μ_θ = μ_old, i.e. what a change of dt and φ alone costs
+        same_means = batch.old_var.new_zeros(1, *batch.old_var.shape)  # [1, N, A]
+        eta_only_kl = trajectory_kl(same_means, batch.old_var, same_means, self.actor.step_variance().detach())[0]
+        step_stats = (
+            critic_loss,
+            aux_loss,
+            actor_step.loss,
+            actor_step.q_mean,
+            kl_mean,
+            eta_only_kl,
+            1.0 - actor_step.inside.float().mean(),
+            actor_step.entropy,
+        )  # in the order of STEP_STATS
+        self._stats.add_(torch.stack([s.detach() for s in step_stats]))
+        torch.maximum(self._kl_max, actor_step.kl.max(), out=self._kl_max)
+
+    @torch.no_grad()
+    def _rollout_stats(self) -> dict[str, float]:
+        """Diagnostics of the rollout's targets (TRUDI.md: α's scale, the critic's support), read once per update.
+
+        * ``soft_reward/reward`` and ``soft_reward/entropy_cost``: the two parts of r̃_t per step,
+          mean r_t / scale and mean γ (1 − d_t) α log π̂(a'_t|s'_t) — the bonus is a cost when log π̂ > 0;
+        * ``critic_target/min``, ``/max`` and ``/atom_share``: the range of G_t and the share of the critic's
+          atoms whose bins hold at least one target.
+        """
+        returns = self.storage.returns.flatten()  # [T·E]
+        atoms = self.critic.hl_gauss.atoms  # [K]
+        half_bin = 0.5 * (atoms[1] - atoms[0])
+        bins = torch.bucketize(returns.clamp(atoms[0], atoms[-1]), atoms - half_bin).clamp(1, len(atoms)) - 1  # [T·E]
+        used = torch.zeros_like(atoms).index_fill_(0, bins, 1.0)  # [K]
+        values = torch.stack([
+            self._soft_reward_parts[0],
+            self._soft_reward_parts[1],
+            self._q_mean,
+            returns.mean(),
+            returns.min(),
+            returns.max(),
+            used.mean(),
+        ]).tolist()  # fmt: skip
+        keys = ("soft_reward/reward", "soft_reward/entropy_cost", "q_rollout", "return_rollout")
+        keys += ("critic_target/min", "critic_target/max", "critic_target/atom_share")
+        return dict(zip(keys, values))
+
     def actor_loss(
         self, batch: TrajectoryBatch, alpha: torch.Tensor, beta: torch.Tensor, noise: torch.Tensor | None = None
     ) -> ActorStep:
@@ -292,11 +414,17 @@ class TruDi:
             c(s)       = Σ_n KL(N(μ_old,n, S_old,n) ‖ N(μ_θ,n, S_θ,n))   at the stored chain (one batched forward)
             L_actor    = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]
 
-        A state contributes through one branch only. So the gate is read first (c(s) without gradient) and
-        each branch runs on its own states: the differentiable chain on the states inside the bound, the
-        differentiable KL on those over it. The gradient is that of the masked sum over all states, without
-        the work the mask would throw away. States over the bound still sample a chain (without gradient),
-        for the entropy statistic of the α dual. ``noise [B, N+1, A]`` drives the chains (drawn if None).
+        A state contributes through one branch only, and the gate 1{c(s) < ε} is detached. Two ways to compute
+        it, with the same loss and gradient:
+
+        * split (the CPU default): read the gate first (c(s) without gradient), then run the differentiable
+          chain only on the states inside the bound and the differentiable KL only on those over it — no work
+          thrown away, but the row selection (``nonzero``) syncs with the host and gives varying shapes;
+        * masked (the CUDA default, and what a CUDA graph needs): both branches on all states, combined with
+          ``torch.where`` on the detached gate — static shapes, no sync.
+
+        States over the bound still sample a chain (without gradient in the split form), for the entropy
+        statistic of the α dual. ``noise [B, N+1, A]`` drives the chains (drawn if None).
         """
         obs, num_states = batch.actor_obs, batch.actor_obs.shape[0]
         if noise is None:
@@ -307,29 +435,39 @@ class TruDi:
             new_means = self.actor.step_means(obs[rows], batch.chain[rows])  # [b, N, A]
             return trajectory_kl(batch.old_means[rows], batch.old_var, new_means, step_var, self.kl_mean_only)  # [b]
 
-        with record_function("trudi/trust_region_kl"):
-            with torch.no_grad():
-                kl = path_kl(slice(None))  # [B]
-            inside = kl < self.trust_region_eps  # [B]
-            rows_in, rows_over = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
-            kl_over = path_kl(rows_over)  # [B_over]
-        with record_function("trudi/actor_chain"), frozen(self.critic):
-            sample_in = self.actor.sample(obs[rows_in], noise[rows_in])
-            q_in = self.critic.q_value(batch.critic_obs[rows_in], sample_in.actions)  # [B_in]
-            with torch.no_grad():
-                sample_over = self.actor.sample(obs[rows_over], noise[rows_over])
-                q_over = self.critic.q_value(batch.critic_obs[rows_over], sample_over.actions)  # [B_over]
-        loss = ((alpha * sample_in.log_prob - q_in).sum() + (beta * kl_over).sum()) / num_states
+        def primary(rows: torch.Tensor | slice) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
+            """primary(s) [b], the fresh chain and Q(s, a_θ) [b] on the states ``rows``."""
+            sample = self.actor.sample(obs[rows], noise[rows])
+            q = self.critic.q_value(batch.critic_obs[rows], sample.actions)  # [b]
+            return alpha * sample.log_prob - q, sample, q
+
+        per_state = max(num_states, 1)  # an empty minibatch has loss 0
+        if self.masked_gate:
+            with record_function("trudi/trust_region_kl"):
+                kl_grad = path_kl(slice(None))  # [B]
+                kl = kl_grad.detach()
+                inside = kl < self.trust_region_eps  # [B]
+            with record_function("trudi/actor_chain"), frozen(self.critic):
+                primary_all, sample, q = primary(slice(None))  # [B]
+            loss = torch.where(inside, primary_all, beta * kl_grad).sum() / per_state
+            log_prob, prior_log_prob, q = sample.log_prob.detach(), sample.prior_log_prob.detach(), q.detach()
+        else:
+            with record_function("trudi/trust_region_kl"):
+                with torch.no_grad():
+                    kl = path_kl(slice(None))  # [B]
+                inside = kl < self.trust_region_eps  # [B]
+                rows_in, rows_over = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
+                kl_over = path_kl(rows_over)  # [B_over]
+            with record_function("trudi/actor_chain"), frozen(self.critic):
+                primary_in, sample_in, q_in = primary(rows_in)  # [B_in]
+                with torch.no_grad():
+                    _, sample_over, q_over = primary(rows_over)  # [B_over]
+            loss = (primary_in.sum() + (beta * kl_over).sum()) / per_state
+            log_prob = torch.cat([sample_in.log_prob.detach(), sample_over.log_prob])  # [B] (rows regrouped)
+            prior_log_prob = torch.cat([sample_in.prior_log_prob.detach(), sample_over.prior_log_prob])  # [B]
+            q = torch.cat([q_in.detach(), q_over])  # [B]
         # H̄ leaves out the prior term: H̄ = −mean(log π̂ − log N(x_0; 0, σ_p²))
-        log_prob = torch.cat([sample_in.log_prob.detach(), sample_over.log_prob])  # [B]
-        prior_log_prob = torch.cat([sample_in.prior_log_prob.detach(), sample_over.prior_log_prob])  # [B]
-        return ActorStep(
-            loss=loss,
-            kl=kl,
-            inside=inside,
-            entropy=-(log_prob - prior_log_prob).mean(),
-            q_mean=torch.cat([q_in.detach(), q_over]).mean(),
-        )
+        return ActorStep(loss=loss, kl=kl, inside=inside, entropy=-(log_prob - prior_log_prob).mean(), q_mean=q.mean())
 
     def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, clip: bool = True) -> None:
         """zero_grad → backward → (all-reduce across ranks) → clip → step."""
@@ -386,7 +524,9 @@ class TruDi:
             self.actor_optimizer.load_state_dict(optimizers["actor"])
             self.critic_optimizer.load_state_dict(optimizers["critic"])
             self.dual_optimizer.load_state_dict(optimizers["duals"])
-            self.learning_rate = self.actor_optimizer.param_groups[0]["lr"]
+            self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
+        if self._graphed_step is not None:  # the graph holds the optimizers' old state tensors: capture anew
+            self._graphed_step.reset()
         return bool(load_cfg.get("iteration", False))
 
     def get_policy(self) -> ChainPolicy:

@@ -68,6 +68,7 @@ class TrajectoryStorage:
         self.terminated = zeros(t, e, dtype=torch.bool)
         self.truncated = zeros(t, e, dtype=torch.bool)
         self.returns = zeros(t, e)
+        self._perm = torch.zeros(t * e, dtype=torch.long, device=self.device)  # minibatch order, reshuffled per epoch
         self.step = 0
 
     @property
@@ -105,28 +106,39 @@ class TrajectoryStorage:
     def clear(self) -> None:
         self.step = 0
 
-    def mini_batches(self, num_mini_batches: int, num_epochs: int) -> Iterator[TrajectoryBatch]:
-        """Reshuffled every epoch; row index i of a step-major flat view has its successor at i + E."""
+    def mini_batch_indices(self, num_mini_batches: int, num_epochs: int) -> Iterator[torch.Tensor]:
+        """Flat row indices ``[B]`` of each minibatch, reshuffled every epoch; the remainder of T·E / B is dropped.
+
+        The permutation lives in one preallocated buffer, so every minibatch has the same shape and no index
+        tensor is allocated during an update (a CUDA graph of the minibatch step reads them from a fixed place).
+        """
         total = self.num_steps * self.num_envs
         size = total // num_mini_batches
-        flat = lambda x: x.flatten(0, 1)  # noqa: E731  [T(+1), E, …] -> [T(+1)·E, …]
-        actor_obs, chains, means = flat(self.actor_obs), flat(self.chains), flat(self.chain_means)
-        critic_obs, actions, returns = flat(self.critic_obs), flat(self.actions), flat(self.returns)
-        truncated, ended = flat(self.truncated), flat(self.terminated | self.truncated)
         for _ in range(num_epochs):
-            perm = torch.randperm(total, device=self.device)
+            torch.randperm(total, out=self._perm)
             for k in range(num_mini_batches):
-                idx = perm[k * size : (k + 1) * size]
-                yield TrajectoryBatch(
-                    actor_obs=actor_obs[idx],
-                    chain=chains[idx],
-                    old_means=means[idx],
-                    old_var=self.step_var,
-                    critic_obs=critic_obs[idx],
-                    actions=actions[idx],
-                    returns=returns[idx],
-                    critic_mask=~truncated[idx],
-                    next_critic_obs=critic_obs[idx + self.num_envs],
-                    next_actions=actions[idx + self.num_envs],
-                    next_mask=~ended[idx],
-                )
+                yield self._perm[k * size : (k + 1) * size]
+
+    def batch(self, idx: torch.Tensor) -> TrajectoryBatch:
+        """The transitions at flat rows ``idx [B]`` of a step-major view; row i's successor is row i + E."""
+        flat = lambda x: x.flatten(0, 1)  # noqa: E731  [T(+1), E, …] -> [T(+1)·E, …]
+        critic_obs, actions = flat(self.critic_obs), flat(self.actions)
+        next_idx = idx + self.num_envs
+        return TrajectoryBatch(
+            actor_obs=flat(self.actor_obs)[idx],
+            chain=flat(self.chains)[idx],
+            old_means=flat(self.chain_means)[idx],
+            old_var=self.step_var,
+            critic_obs=critic_obs[idx],
+            actions=actions[idx],
+            returns=flat(self.returns)[idx],
+            critic_mask=~flat(self.truncated)[idx],
+            next_critic_obs=critic_obs[next_idx],
+            next_actions=actions[next_idx],
+            next_mask=~(flat(self.terminated)[idx] | flat(self.truncated)[idx]),
+        )
+
+    def mini_batches(self, num_mini_batches: int, num_epochs: int) -> Iterator[TrajectoryBatch]:
+        """The minibatches of :meth:`mini_batch_indices`, gathered."""
+        for idx in self.mini_batch_indices(num_mini_batches, num_epochs):
+            yield self.batch(idx)

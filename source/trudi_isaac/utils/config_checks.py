@@ -38,6 +38,7 @@ POSITIVE_INT: Rule = (lambda v: _is_int(v) and v >= 1, "an integer >= 1")
 POSITIVE_INT_OR_NONE: Rule = (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1")
 AT_LEAST_TWO: Rule = (lambda v: _is_int(v) and v >= 2, "an integer >= 2")
 FINITE: Rule = (_is_real, "a finite number")
+BOOL: Rule = (lambda v: isinstance(v, bool), "True or False")
 HIDDEN_DIMS: Rule = (
     lambda v: isinstance(v, (list, tuple)) and len(v) >= 1 and all(_is_int(d) and d >= 1 for d in v),
     "a non-empty list of integers >= 1",
@@ -110,6 +111,8 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "entropy_target_k": FINITE,
     "aux_loss_coef": NON_NEGATIVE,
     "spread_num_states": POSITIVE_INT,
+    "gate_form": one_of("auto", "split", "masked"),
+    "cuda_graphs": BOOL,
 }
 
 _CHAIN_POLICY_RULES: dict[str, Rule] = {
