@@ -115,12 +115,25 @@ class TruDiAlgorithmCfg:
     learning_rate: float = 3e-4
     critic_learning_rate: float = 3e-4
     dual_learning_rate: float = 3e-3
+    dual_optimizer: str = "adam"
+    """How α and β are stepped: "adam" (ours: their own Adam at dual_learning_rate, no clip) or "actor" (the
+    authors': the actor's optimizer class, learning rate and gradient clip, without weight decay)."""
+    alpha_units: str = "normalized"
+    """The units α multiplies log π̂ in (reward bonus and actor loss): "normalized" (ours: the normalized rewards')
+    or "raw" (the task's own rewards', for which the authors' α_0 = 0.01 is set: α / reward scale is applied)."""
+    aux_target: str = "minibatch"
+    """The self-predictive target features(s', a'): recomputed per "minibatch" with the current critic (ours), or
+    once per "rollout" before the update (the authors compute it at collection, with the same critic)."""
     max_grad_norm: float = 0.5
     optimizer: str = "adamw"
     gamma: float = 0.99
     lam: float = 0.95
     trust_region_eps: float = 0.1
     kl_form: str = "exact"
+    """The path KL of the trust region: "exact" (ours: the per-step Gaussian KLs at the stored chain, variance terms
+    included, so a change of dt or φ is charged); "current_eta" (the authors' quantity: old means rebuilt with the
+    current η, squared mean difference over the current variance; η changes are never charged); "mean_only" (the
+    stored old means, variance terms left out)."""
     init_alpha: float = 0.01
     init_beta: float = 0.01
     entropy_target_k: float = 4.0

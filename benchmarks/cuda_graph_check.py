@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from update_cost import RandomEnv, emit  # noqa: E402
-
 from agent_cfgs import agent_cfg  # noqa: E402
 from timed_iteration import sync  # noqa: E402
+from update_cost import RandomEnv, emit  # noqa: E402
 
 
 def build(args: argparse.Namespace, algo: str, cuda_graphs: bool):

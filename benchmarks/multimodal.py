@@ -10,6 +10,9 @@ equally good. After training TruDi (diffusion actor), REPPO (tanh-Gaussian) and 
 per context, the fraction of actions near each peak and the mode entropy (0 = one mode, 1 = both
 equally), averaged over contexts: a policy that picks one peak per state has entropy 0, even if it
 picks different peaks at different states.
+``--bases`` adds runs with tasks' registered TruDi/REPPO configs (e.g. every classic-control task's) instead of this
+benchmark's own, and ``--entropy_k`` the entropy targets; the mean reward of the sampled actions (1 at a peak)
+is reported beside the mode shares.
 Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
 """
 
@@ -35,6 +38,8 @@ NEAR_PEAK = 0.2
 """An action counts for a peak when it lies within this distance of it."""
 MODE_SHARE = 0.1
 """A peak counts as covered at a state when at least this fraction of the samples there are near it."""
+DEFAULT_BASE = "own"
+"""``--bases`` entry for this benchmark's own TruDi/REPPO config (the others name tasks whose registered config is used)."""
 
 
 class TwoPeaks(VecEnv):
@@ -54,16 +59,29 @@ class TwoPeaks(VecEnv):
         return TensorDict({"policy": self.context}, batch_size=[self.num_envs], device=self.device)
 
     def step(self, actions: torch.Tensor) -> tuple[TensorDict, torch.Tensor, torch.Tensor, dict]:
-        a = actions[:, 0].clamp(-1, 1)
-        distance = torch.stack([(a - m).abs() for m in PEAKS]).min(0).values
-        reward = torch.exp(-distance.square() / (2 * PEAK_WIDTH**2))
+        reward = peak_reward(actions[:, 0].clamp(-1, 1))
         self.context = self._sample_context()
         dones = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
         return self.get_observations(), reward, dones, {"time_outs": torch.zeros_like(dones)}
 
 
-def runner_cfg(algo: str, steps: int, k: float) -> dict:
+def registered_cfg(task: str, algo: str, steps: int, k: float) -> dict:
+    """``task``'s registered TruDi/REPPO runner config, on TwoPeaks' observation group, with entropy target −k·A."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from agent_cfgs import from_registry  # noqa: PLC0415
+
+    cfg = from_registry(task, algo, "cpu")
+    cfg |= {"num_steps_per_env": steps, "save_interval": 10**9, "obs_groups": {"actor": ["policy"], "critic": ["policy"]}}
+    cfg["algorithm"]["entropy_target_k"] = k
+    return cfg
+
+
+def runner_cfg(algo: str, steps: int, k: float, base: str = DEFAULT_BASE) -> dict:
+    """The runner config of one run: this benchmark's own (``base`` = "own") or a task's registered one."""
     from isaaclab.utils import class_to_dict  # noqa: PLC0415
+
+    if algo != "ppo" and base != DEFAULT_BASE:
+        return registered_cfg(base, algo, steps, k)
 
     if algo == "ppo":
         from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
@@ -113,6 +131,12 @@ def sample_actions(runner, contexts: torch.Tensor, samples_per_context: int) -> 
     return actions[:, 0].clamp(-1, 1).view(len(contexts), samples_per_context)
 
 
+def peak_reward(actions: torch.Tensor) -> torch.Tensor:
+    """TwoPeaks' reward of each action (1 at either peak)."""
+    distance = torch.stack([(actions - m).abs() for m in PEAKS]).min(0).values
+    return torch.exp(-distance.square() / (2 * PEAK_WIDTH**2))
+
+
 def mode_stats(actions: torch.Tensor) -> dict:
     """Per context (row of ``actions [C, S]``): which peak each sample is near; averaged over contexts.
 
@@ -128,6 +152,7 @@ def mode_stats(actions: torch.Tensor) -> dict:
         "modes_covered": (near >= MODE_SHARE).float().sum(1).mean().item(),
         "near_any": near.sum(1).mean().item(),
         "fraction_near_peak": dict(zip(map(str, PEAKS), near.mean(0).tolist())),
+        "mean_reward": peak_reward(actions).mean().item(),
     }
 
 
@@ -137,7 +162,10 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--num_envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--entropy_k", type=float, nargs="+", default=[4.0, 1.0], help="TruDi/REPPO targets −k·A.")
+    parser.add_argument("--entropy_k", type=float, nargs="+", default=[4.0, 2.0, 1.0, 0.5], help="TruDi/REPPO targets −k·A.")
+    parser.add_argument("--bases", nargs="+", default=[DEFAULT_BASE],
+                        help=f"TruDi/REPPO configs: '{DEFAULT_BASE}' (this benchmark's) and/or tasks whose registered "
+                             "config to use, e.g. Isaac-Cartpole Isaac-Cartpole-Direct")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -146,18 +174,20 @@ def main() -> int:
     torch.set_num_threads(1)
     contexts = torch.linspace(-1, 1, 8)[:, None]
     results, histograms = [], {}
-    for algo in args.algos:
-        for k in ([None] if algo == "ppo" else args.entropy_k):
-            torch.manual_seed(args.seed)
-            env = TwoPeaks(args.num_envs, seed=args.seed)
-            runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0), log_dir=None, device="cpu")
-            runner.learn(args.iterations)
-            actions = sample_actions(runner, contexts, 512)
-            name = algo if k is None else f"{algo} (k={k:g})"
-            stats = {"algo": name, **mode_stats(actions), "actions": actions.tolist()}
-            print(json.dumps({k: v for k, v in stats.items() if k != "actions"}), flush=True)
-            results.append(stats)
-            histograms[name] = actions.flatten()
+    runs = [(algo, None, DEFAULT_BASE) if algo == "ppo" else (algo, k, base)
+            for algo in args.algos for base in ([DEFAULT_BASE] if algo == "ppo" else args.bases)
+            for k in ([None] if algo == "ppo" else args.entropy_k)]  # fmt: skip
+    for algo, k, base in runs:
+        torch.manual_seed(args.seed)
+        env = TwoPeaks(args.num_envs, seed=args.seed)
+        runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
+        runner.learn(args.iterations)
+        actions = sample_actions(runner, contexts, 512)
+        name = algo if k is None else f"{algo} (k={k:g})" + ("" if base == DEFAULT_BASE else f" [{base}]")
+        stats = {"algo": name, "config": base, "entropy_k": k, **mode_stats(actions), "actions": actions.tolist()}
+        print(json.dumps({key: v for key, v in stats.items() if key != "actions"}), flush=True)
+        results.append(stats)
+        histograms[name] = actions.flatten()
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/multimodal.py " + " ".join(sys.argv[1:])
     (args.out / "multimodal.json").write_text(json.dumps({"command": command, "iterations": args.iterations,

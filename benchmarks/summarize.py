@@ -122,10 +122,14 @@ def multimodal_section(results: Path) -> list[str]:
         return []
     report = json.loads(path.read_text())
     lines = ["## Multimodality (TwoPeaks: two equally good actions)", "",
-             "| policy | mode entropy per state (0 = one mode, 1 = both) | modes covered per state | samples near a peak |",
-             "|---|---|---|---|"]  # fmt: skip
+             "| policy | mode entropy per state (0 = one mode, 1 = both) | modes covered per state | samples near a peak "
+             "| near each peak (−0.6 / +0.6) | mean reward (peak 1) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for r in report["results"]:
-        lines.append(f"| {r['algo']} | {r['mode_entropy']:.2f} | {r['modes_covered']:.2f} | {r['near_any']:.2f} |")
+        shares = " / ".join(f"{v:.2f}" for v in r["fraction_near_peak"].values())
+        reward = f"{r['mean_reward']:.2f}" if "mean_reward" in r else "–"
+        lines.append(f"| {r['algo']} | {r['mode_entropy']:.2f} | {r['modes_covered']:.2f} | {r['near_any']:.2f} "
+                     f"| {shares} | {reward} |")  # fmt: skip
     lines += ["", f"{report['iterations']} iterations × {report['num_envs']} envs. Command: `{report['command']}`", "",
               f"![]({results.name}/multimodal.png)", ""]  # fmt: skip
     return lines
@@ -247,6 +251,93 @@ def compile_section(results: Path) -> list[str]:
     return lines
 
 
+LATE_FRACTION = 0.1
+"""Share of a run's last iterations (within the study budget) over which the study's statistics are averaged."""
+
+
+def return_at(run: dict, env_steps: float) -> float:
+    """The deterministic return of the last checkpoint at or before ``env_steps`` (the first one if none is)."""
+    points = [p for p in run["curve"] if p["env_steps"] <= env_steps] or run["curve"][:1]
+    return points[-1]["return"]
+
+
+def late_mean(values: list[float], upto: int) -> float:
+    """Mean of the last ``LATE_FRACTION`` of the first ``upto`` values (the end of a run within the budget)."""
+    values = values[:upto]
+    return statistics.mean(values[-max(1, int(LATE_FRACTION * len(values))) :])
+
+
+def ablation_row(name: str, whose: str, runs: list[dict], budget: int) -> str:
+    """Return at 25/50/100 % of the budget, final episode length, and (TruDi) α, over-bound fraction, entropy cost."""
+    cells = [mean_sd([return_at(r, f * budget) for r in runs]) for f in (0.25, 0.5, 1.0)]
+    cells.append(f"{statistics.mean([p for p in r['curve'] if p['env_steps'] <= budget][-1]['length'] for r in runs):.0f}")
+    iters = [budget // (r["num_envs"] * r["num_steps_per_env"]) for r in runs]
+    region = [(r.get("trust_region"), n) for r, n in zip(runs, iters)]
+    if all(tr for tr, _ in region):
+        cells.append(f"{statistics.mean(tr['alpha'][n - 1] for tr, n in region):.2g}")
+        cells.append(f"{statistics.mean(late_mean(tr['over_bound_frac'], n) for tr, n in region):.2f}")
+    else:
+        cells += ["–", "–"]
+    costs = [late_mean(r["diagnostics"]["soft_reward/entropy_cost"], n) for r, n in zip(runs, iters) if r.get("diagnostics")]
+    cells.append(f"{statistics.mean(costs):.2g}" if len(costs) == len(runs) else "–")
+    return f"| {name} | {whose} | {len(runs)} | " + " | ".join(cells) + " |"
+
+
+def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """The learning study (``ablation.py``): each variant beside the main grid's TruDi (defaults) and PPO runs."""
+    from ablation import BUDGETS, VARIANTS, grid_command  # noqa: PLC0415
+
+    lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
+             "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the final checkpoint's episode length,",
+             f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
+             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `defaults` and `ppo`",
+             "are the main grid's runs (`benchmarks/results/<task>/`), cut at the study budget.", ""]  # fmt: skip
+    for task, budget in BUDGETS.items():
+        runs = {name: [json.loads(p.read_text()) for p in sorted((results / "ablation" / task).glob(f"trudi_s*_{name}.json"))]
+                for name in VARIANTS}  # fmt: skip
+        runs = {name: rs for name, rs in runs.items() if rs}
+        if not runs:
+            continue
+        main = grids.get(task, {})
+        lines += [f"### {task}: {budget.env_steps:,} env steps, 256 envs", "",
+                  "| variant | whose | seeds | return @25 % | @50 % | @100 % | final ep. length | α | over-bound | entropy cost |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        for name, whose in (("ppo", "stock"), ("defaults", "ours")):
+            reference = main.get("trudi" if name == "defaults" else name, [])
+            if reference:
+                lines.append(ablation_row(name, whose, reference, budget.env_steps))
+        for name, rs in runs.items():
+            lines.append(ablation_row(name, VARIANTS[name].whose, rs, budget.env_steps))
+        lines += ["", "Variants: " + "; ".join(f"`{n}`: {VARIANTS[n].hypothesis} (`{' '.join(VARIANTS[n].overrides)}`)"
+                                             for n in runs), ""]  # fmt: skip
+        example = " ".join(grid_command(task, next(iter(runs)), budget.seeds[0])[1:]).replace(str(BENCH.parent) + "/", "")
+        lines += [f"Command: `python benchmarks/ablation.py --tasks {task} --variants {' '.join(runs)}` (each run is "
+                  f"e.g. `python {example}`).", ""]  # fmt: skip
+        lines.append(f"![]({results.name}/ablation/{ablation_plot(task, budget.env_steps, runs, main, results)})")
+        lines.append("")
+    return lines
+
+
+def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dict[str, list[dict]], results: Path) -> str:
+    """Mean curves of the study's variants beside defaults and PPO, within the budget."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    series = {"ppo": main.get("ppo", []), "defaults": main.get("trudi", []), **runs}
+    for name, rs in series.items():
+        if not rs:
+            continue
+        steps = [p["env_steps"] for p in rs[0]["curve"] if p["env_steps"] <= budget]
+        mean = [statistics.mean(return_at(r, s) for r in rs) for s in steps]
+        style = {"ppo": "k--", "defaults": "k-"}.get(name, "-")
+        ax.plot(steps, mean, style, label=f"{name} ({len(rs)})", linewidth=2 if name in ("ppo", "defaults") else 1)
+    ax.set(xlabel="env steps", ylabel="deterministic return (mean over seeds)", title=f"{task}: learning study")
+    ax.legend(fontsize=7, ncol=2)
+    name = f"{task}_ablation.png"
+    fig.tight_layout()
+    fig.savefig(results / "ablation" / name, dpi=100)
+    plt.close(fig)
+    return name
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
@@ -263,6 +354,7 @@ def main() -> int:
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results, grids)
+    lines += ablation_section(args.results, grids)
     lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():

@@ -2,7 +2,7 @@
 registers the tasks.
 
     import isaaclab_tasks  # noqa: F401
-    import trudi_isaac.tasks  # noqa: F401   every task with an rsl-rl config now has trudi_cfg_entry_point, reppo_cfg_entry_point
+    import trudi_isaac.tasks  # noqa: F401   (every task with an rsl-rl config: trudi_ and reppo_cfg_entry_point)
 
 The import imports ``isaaclab_tasks`` itself and is idempotent. Tasks registered later (a user's own
 extension imported afterwards) get the entry points from another call of

@@ -41,8 +41,13 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
                                                           ("trudi", "stochastic")}  # fmt: skip
     assert all(r["iteration"] == 0 and r["env_steps"] == 16 * 16 for r in records)  # Cartpole: 16 steps per env
     assert _run(*finals).stdout.count("return") == 0  # done before: nothing re-evaluated
+    study = results / "ablation" / "Isaac-Cartpole"  # a study run: the smoke run's JSON stands in for a variant's
+    study.mkdir(parents=True)
+    (study / "trudi_s0_alpha_raw.json").write_text((results / "Isaac-Cartpole" / "trudi_s0_smoke.json").read_text())
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
+    assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary
+    assert (study / "Isaac-Cartpole_ablation.png").is_file()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
     assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))
@@ -53,9 +58,11 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
 def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
-    _run("benchmarks/multimodal.py", "--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(tmp_path))
+    _run("benchmarks/multimodal.py", "--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(tmp_path),
+         "--algos", "ppo", "trudi", "--bases", "own", "Isaac-Cartpole")  # fmt: skip
     report = json.loads((tmp_path / "multimodal.json").read_text())
-    assert [r["algo"] for r in report["results"]] == ["ppo", "reppo (k=1)", "trudi (k=1)"]
+    assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (k=1) [Isaac-Cartpole]"]
+    assert all(0.0 <= r["mean_reward"] <= 1.0 for r in report["results"])
     assert (tmp_path / "multimodal.png").is_file()
 
 
@@ -152,3 +159,29 @@ def test_gpu_check_pieces_refuse_cleanly_without_cuda_or_bundle(tmp_path: Path) 
                               "--repeats", "1", "--algos", "trudi", "--cuda_graphs"], cwd=REPO, env=ENV,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert graphed.returncode != 0 and "cuda_graphs=True needs a CUDA device" in graphed.stderr
+
+
+def test_ablation_lists_variants_and_composes_runs() -> None:
+    """Every variant's overrides are valid Hydra overrides of TruDi's config; a run keeps the budget's env steps."""
+    listing = _run("benchmarks/ablation.py", "--list").stdout
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import ablation  # noqa: PLC0415
+
+    assert all(name in listing for name in ablation.VARIANTS)
+    for task, budget in ablation.BUDGETS.items():
+        for name, variant in ablation.VARIANTS.items():
+            cmd = ablation.grid_command(task, name, 0)
+            iterations = int(cmd[cmd.index("--iterations") + 1])
+            steps = ablation.steps_per_env(task, variant)
+            assert abs(iterations * steps * ablation.NUM_ENVS - budget.env_steps) < steps * ablation.NUM_ENVS
+            assert cmd[-len(variant.overrides) :] == list(variant.overrides)
+    from trudi_isaac.agents.trudi_cfg import TruDiRunnerCfg  # noqa: PLC0415
+
+    cfg = TruDiRunnerCfg()
+    for variant in ablation.VARIANTS.values():  # each override names an existing field
+        for override in variant.overrides:
+            path = override.partition("=")[0].removeprefix("agent.").split(".")
+            node = cfg
+            for part in path[:-1]:
+                node = getattr(node, part)
+            assert hasattr(node, path[-1]), override

@@ -24,8 +24,8 @@ from trudi_isaac.utils.config_checks import ConfigError
 torch.set_num_threads(1)
 
 
-def rollout_alg(gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 0) -> TruDi:
-    """TruDi on PointReach after one rollout and its returns, its actor moved off the behaviour policy."""
+def rollout_alg(gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 0, perturb: bool = True) -> TruDi:
+    """TruDi on PointReach after one rollout and its returns, its actor moved off the behaviour policy (``perturb``)."""
     torch.manual_seed(seed)
     env = PointReach(num_envs=16, seed=seed)
     cfg = runner_cfg("trudi", **SMALL)
@@ -37,7 +37,7 @@ def rollout_alg(gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 
     with torch.inference_mode():
         alg.compute_returns(obs)
     with torch.no_grad():
-        for p in alg.actor.parameters():
+        for p in alg.actor.parameters() if perturb else ():
             p.add_(0.05 * torch.randn_like(p))
     alg.actor.to(dtype)
     alg.critic.to(dtype)

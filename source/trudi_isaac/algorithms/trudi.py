@@ -117,6 +117,9 @@ class TruDi:
         aux_loss_coef: float = 1.0,
         spread_num_states: int = 256,
         reward_normalization: bool = True,
+        alpha_units: str = "normalized",
+        dual_optimizer: str = "adam",
+        aux_target: str = "minibatch",
         gate_form: str = "auto",
         cuda_graphs: bool = False,
         device: str = "cpu",
@@ -140,7 +143,9 @@ class TruDi:
         self.max_grad_norm = max_grad_norm
         self.gamma = gamma
         self.lam = lam
-        self.kl_mean_only = kl_form == "mean_only"
+        self.kl_form = kl_form
+        self.alpha_units = alpha_units
+        self.aux_target = aux_target
         self.spread_num_states = spread_num_states
         # Scalars the minibatch step reads live on the device (a captured step sees later changes to them):
         self._trust_region_eps = torch.tensor(float(trust_region_eps), device=device)
@@ -159,7 +164,9 @@ class TruDi:
         if cuda_graphs:
             check_cuda_graphs(device, self.is_multi_gpu)
             if not self.masked_gate:
-                raise ConfigError("TruDiAlgorithmCfg.cuda_graphs = True needs gate_form 'masked' or 'auto' (the split gate syncs)")
+                raise ConfigError(
+                    "TruDiAlgorithmCfg.cuda_graphs = True needs gate_form 'masked' or 'auto' (the split gate syncs)"
+                )
 
         # fused: one kernel per step instead of one per tensor (7x faster on a CPU thread for the critic);
         # capturable on CUDA, with learning rates as device tensors, so that a CUDA graph can hold the steps
@@ -171,8 +178,17 @@ class TruDi:
         optim = OPTIMIZERS[optimizer]
         self.actor_optimizer = optimizer_for(optim, self.actor.parameters(), learning_rate)
         self.critic_optimizer = optimizer_for(optim, self.critic.parameters(), critic_learning_rate)
-        # the duals get their own, larger step (TRUDI.md, "Pitfalls": at the actor's lr they barely move)
-        self.dual_optimizer = optimizer_for(torch.optim.Adam, self.duals.parameters(), dual_learning_rate)
+        # the duals get their own, larger step (TRUDI.md, "Pitfalls": at the actor's lr they barely move), or the
+        # authors' step: the actor's optimizer, learning rate and clip (no weight decay: it would pull log α to 0)
+        self.clip_duals = dual_optimizer == "actor"
+        if self.clip_duals:
+            self.dual_optimizer = optimizer_for(optim, self.duals.parameters(), learning_rate)
+            self.dual_optimizer.param_groups[0]["weight_decay"] = 0.0
+        else:
+            self.dual_optimizer = optimizer_for(torch.optim.Adam, self.duals.parameters(), dual_learning_rate)
+        # α's unit: 1 (α multiplies log π̂ in the normalized rewards' units) or 1 / reward scale ("raw": the units
+        # of the task's rewards, for which the authors' α_0 = 0.01 is set); updated with the scale per rollout
+        self._alpha_unit = torch.ones((), device=device)
 
         # statistics of an update, accumulated on the device by each minibatch step and read once at the end
         self._stats = torch.zeros(len(STEP_STATS), device=device)  # [S] sums over the minibatch steps
@@ -180,6 +196,7 @@ class TruDi:
         # the minibatch step's inputs, at fixed addresses (copied in before each step; see _size_step_inputs)
         self._idx = torch.zeros(0, dtype=torch.long, device=device)  # [B]
         self._noise = torch.zeros(0, actor.num_steps + 1, actor.action_dim, device=device)  # [B, N+1, A]
+        self._rollout_features = torch.zeros(0, 0, 0, device=device)  # [T+1, E, F] aux targets (aux_target "rollout")
         self._graphed_step = GraphedCall(self._minibatch_step, "minibatch step") if cuda_graphs else None
         self._graphed_sample: GraphedCall | None = None  # act()'s chain at the rollout's env count (captured on use)
         self._sample_obs = torch.zeros(storage.num_envs, actor.obs_dim, device=device)  # [E, Oa]
@@ -268,9 +285,12 @@ class TruDi:
         if self.recording:
             self._sample_and_record(obs)  # row T: the bootstrap chain
             self.reward_normalizer.commit()
-        rewards = st.rewards / self.reward_normalizer.scale()  # [T, E]
+        scale = self.reward_normalizer.scale()
+        rewards = st.rewards / scale  # [T, E]
+        if self.alpha_units == "raw":
+            self._alpha_unit.fill_(1.0 / scale)
         q = self._q_values(st.critic_obs, st.actions)  # [T+1, E]
-        logp, alpha = st.log_probs, self.duals.alpha
+        logp, alpha = st.log_probs, self.duals.alpha * self._alpha_unit
         trunc, not_term = st.truncated, (~st.terminated).float()  # [T, E]
         next_q = torch.where(trunc, q[:-1], q[1:])  # [T, E]
         next_logp = torch.where(trunc, logp[:-1], logp[1:])  # [T, E]
@@ -300,6 +320,15 @@ class TruDi:
         self._stats.zero_()
         self._kl_max.zero_()
         self._size_step_inputs(self.storage.num_envs * self.storage.num_steps // self.num_mini_batches)
+        if self.aux_target == "rollout":  # the self-predictive targets of this rollout, once (the authors' choice)
+            with torch.no_grad():
+                features = [self.critic.features(o, a) for o, a in zip(self.storage.critic_obs, self.storage.actions)]
+                if self._rollout_features.shape[:2] != (len(features), self.storage.num_envs):
+                    self._rollout_features = torch.stack(features)  # [T+1, E, F]
+                    if self._graphed_step is not None:  # captured with the old buffer
+                        self._graphed_step.reset()
+                else:
+                    torch.stack(features, out=self._rollout_features)
         for idx in self.storage.mini_batch_indices(self.num_mini_batches, self.num_learning_epochs):
             self._idx.copy_(idx)
             self._noise.copy_(torch.randn(self._noise.shape, device=self.device))  # the actor's fresh chains
@@ -337,6 +366,9 @@ class TruDi:
     def _minibatch_step(self) -> None:
         """One minibatch at rows ``self._idx`` with chain noise ``self._noise``: critic, actor, duals (static)."""
         batch = self.storage.batch(self._idx)
+        next_features = None  # the aux target: computed now, from the current critic, or taken from the rollout's
+        if self.aux_target == "rollout":
+            next_features = self._rollout_features.flatten(0, 1)[self._idx + self.storage.num_envs]  # [B, F]
         # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
         with record_function("trudi/critic"):
             critic_loss, aux_loss = self.critic.loss(
@@ -347,11 +379,13 @@ class TruDi:
                 batch.next_actions,
                 batch.critic_mask,
                 batch.next_mask,
+                next_features,
             )
             self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
 
         # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
-        actor_step = self.actor_loss(batch, self.duals.alpha.detach(), self.duals.beta.detach(), self._noise)
+        alpha = self.duals.alpha.detach() * self._alpha_unit
+        actor_step = self.actor_loss(batch, alpha, self.duals.beta.detach(), self._noise)
         with record_function("trudi/actor_backward"):
             self._step(self.actor_optimizer, self.actor, actor_step.loss)
 
@@ -360,7 +394,7 @@ class TruDi:
         dual_loss = self.duals.alpha * (actor_step.entropy - self.entropy_target) - self.duals.beta * (
             kl_mean - self.trust_region_eps
         )
-        self._step(self.dual_optimizer, self.duals, dual_loss, clip=False)
+        self._step(self.dual_optimizer, self.duals, dual_loss, clip=self.clip_duals)
 
         # η-only part of the path KL: its value at μ_θ = μ_old, i.e. what a change of dt and φ alone costs
         same_means = batch.old_var.new_zeros(1, *batch.old_var.shape)  # [1, N, A]
@@ -433,7 +467,11 @@ class TruDi:
 
         def path_kl(rows: torch.Tensor | slice) -> torch.Tensor:
             new_means = self.actor.step_means(obs[rows], batch.chain[rows])  # [b, N, A]
-            return trajectory_kl(batch.old_means[rows], batch.old_var, new_means, step_var, self.kl_mean_only)  # [b]
+            old_means = batch.old_means[rows]  # [b, N, A]
+            if self.kl_form == "current_eta":  # the authors' quantity: old means rebuilt with the current η
+                old_means = self.actor.means_at_variance(batch.chain[rows], old_means, batch.old_var, step_var)
+            mean_only = self.kl_form != "exact"
+            return trajectory_kl(old_means, batch.old_var, new_means, step_var, mean_only)  # [b]
 
         def primary(rows: torch.Tensor | slice) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
             """primary(s) [b], the fresh chain and Q(s, a_θ) [b] on the states ``rows``."""

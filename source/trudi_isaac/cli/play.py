@@ -4,8 +4,11 @@ Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnP
 runs the deterministic policy (default) or the stochastic one until ``--episodes`` episodes have
 ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
 ``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
-against the torch policy on the observations of the evaluation. A missing, corrupt or mismatched
-checkpoint ends in one line and exit code 2 (:mod:`trudi_isaac.runners.safe_runner`).
+against the torch module it was exported from, on the observations of the evaluation. That export
+is always the fully deterministic policy: for the diffusion actor the ODE from x_0 = 0, whatever
+its ``deterministic_start`` (with ``"prior"`` the evaluated policy draws x_0 from the prior, a
+different policy, and play says so). A missing, corrupt or mismatched checkpoint ends in one line
+and exit code 2 (:mod:`trudi_isaac.runners.safe_runner`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections.abc import Iterator
 import torch
 
 from trudi_isaac.cli.common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
+from trudi_isaac.modules.chain_policy import ChainPolicy
 from trudi_isaac.runners import safe_runner
 from trudi_isaac.runners.checkpoints import read_checkpoint
 
@@ -98,13 +102,15 @@ def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
 
 
 @torch.no_grad()
-def check_onnx(path: str, policy: torch.nn.Module, obs) -> float:
-    """Max |ONNX − torch| of the deterministic policy on the observations ``obs`` (a TensorDict batch)."""
+def check_onnx(path: str, policy: ChainPolicy, obs) -> float:
+    """Max |ONNX − torch| on the observations ``obs`` (a TensorDict batch), torch being the module that was
+    exported (``policy.export_module()``, a copy: the policy itself stays where it is). For a diffusion actor
+    that starts its deterministic chain from the prior, the policy's own ``forward`` is another policy."""
     import onnxruntime  # noqa: PLC0415
 
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    x = torch.cat([obs[group] for group in policy.obs_groups], dim=-1).cpu().float()  # the actor's input
-    expected = policy.to("cpu")(obs.cpu())
+    x = policy.select_obs(obs).cpu().float()  # [B, O] the actor's raw input
+    expected = policy.export_module().cpu().eval()(x)  # [B, A]
     input_name = session.get_inputs()[0].name
     got = torch.cat([torch.from_numpy(session.run(None, {input_name: row[None].numpy()})[0]) for row in x])
     return float((got - expected).abs().max())
@@ -147,6 +153,8 @@ def play(argv: list[str]) -> int:
         mean_return, mean_length, seen = evaluate(env, act, args.episodes)
         mode = "stochastic" if args.stochastic else "deterministic"
         print(f"[play] {mode} policy, {args.episodes} episodes: mean return {mean_return:.3f}, mean length {mean_length:.1f}")
+        if not args.stochastic and getattr(policy, "deterministic_start", "zero") == "prior":
+            print("[play] the evaluated chain started from x_0 ~ prior (deterministic_start='prior'); the export is the ODE from x_0 = 0")
         if not args.no_export:
             export_dir = os.path.join(os.path.dirname(checkpoint), "exported")
             runner.export_policy_to_jit(export_dir, "policy.pt")

@@ -102,6 +102,13 @@ class ChainPolicy(nn.Module):
         """A copy of the deterministic policy (raw concatenated observations → scaled actions) for TorchScript/ONNX."""
         raise NotImplementedError
 
+    def means_at_variance(
+        self, chain: torch.Tensor, means: torch.Tensor, var: torch.Tensor, new_var: torch.Tensor
+    ) -> torch.Tensor:
+        """The per-step means ``[B, N, A]`` that the policy which produced ``means`` at step variances ``var``
+        would have with ``new_var`` instead (for the authors' form of the path KL). Default: unchanged."""
+        return means
+
     # --- shared ---------------------------------------------------------------------------------------------------
 
     def chain_log_prob(self, chain: torch.Tensor, means: torch.Tensor, var: torch.Tensor) -> torch.Tensor:

@@ -204,6 +204,13 @@ class DiffusionActor(ChainPolicy):
         f = self.control(h, x, self.time_features())  # [B, N, A]
         return x + self.eta() * (-x / self.prior_var + f)
 
+    def means_at_variance(
+        self, chain: torch.Tensor, means: torch.Tensor, var: torch.Tensor, new_var: torch.Tensor
+    ) -> torch.Tensor:
+        """μ_n − x_n = η_n ⊙ (−x_n / σ_p² + f(x_n, s, n)) is proportional to η_n = S_n / 2: rescale it."""
+        x = chain[:, :-1]  # [B, N, A]
+        return x + (means - x) * (new_var / var)
+
     def sample(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> ChainSample:
         """SDE chain for ``obs [B, O]``; ``noise [B, N+1, A]`` (x_0's standard noise, then ε_0 … ε_{N-1})."""
         batch = obs.shape[0]

@@ -160,6 +160,7 @@ class DistributionalQCritic(nn.Module):
         next_actions: Tensor,
         mask: Tensor,
         next_mask: Tensor | None = None,
+        next_features: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """(critic_loss, aux_loss), each a masked mean over rows where `mask` is True/1.
 
@@ -170,7 +171,8 @@ class DistributionalQCritic(nn.Module):
         Rows with mask False/0 (e.g. truncated transitions, TRUDI.md) contribute neither
         value nor gradient, even when their targets or next observations are non-finite.
         ``next_mask`` (default: ``mask``) selects the rows of the aux loss: those whose next
-        (s', a') is their true successor (not across an episode reset).
+        (s', a') is their true successor (not across an episode reset). ``next_features [B, F]``, if
+        given, is the aux target computed earlier (e.g. once per rollout) instead of now.
         """
         valid = mask.reshape(-1).to(torch.bool)  # [B]
         weight = valid.to(obs.dtype)  # [B]
@@ -189,7 +191,7 @@ class DistributionalQCritic(nn.Module):
         critic_loss = (ce * weight).sum() / count
 
         with torch.no_grad():
-            next_feats = self.features(next_obs, next_actions)  # [B, F]
+            next_feats = self.features(next_obs, next_actions) if next_features is None else next_features  # [B, F]
             next_feats = torch.where(next_valid.unsqueeze(-1), next_feats, torch.zeros_like(next_feats))  # [B, F]
         pred = self.predict_next_features(feats)  # [B, F]
         sq_err = (pred - next_feats).pow(2).mean(-1)  # [B]

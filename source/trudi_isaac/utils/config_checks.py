@@ -105,13 +105,16 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "gamma": DISCOUNT,
     "lam": UNIT_INTERVAL,
     "trust_region_eps": POSITIVE,
-    "kl_form": one_of("exact", "mean_only"),
+    "kl_form": one_of("exact", "mean_only", "current_eta"),
     "init_alpha": POSITIVE,
     "init_beta": POSITIVE,
     "entropy_target_k": FINITE,
     "aux_loss_coef": NON_NEGATIVE,
     "spread_num_states": POSITIVE_INT,
     "gate_form": one_of("auto", "split", "masked"),
+    "alpha_units": one_of("normalized", "raw"),
+    "dual_optimizer": one_of("adam", "actor"),
+    "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
 }
 

@@ -1,0 +1,124 @@
+#!/usr/bin/env python
+"""The learning study: each hypothesis of why TruDi trails PPO at 256 envs, as a config switch, against today's defaults.
+
+    python benchmarks/ablation.py --tasks Isaac-Cartpole --variants alpha_raw duals_actor kl_current_eta
+    python benchmarks/ablation.py --list
+
+Every variant is TruDi with one change (or, for ``authors``, the authors' choices together), trained and evaluated
+through ``run_grid.py`` at the task's study budget (Isaac-Cartpole: 3 seeds, 614k env steps; Isaac-Ant: 2 seeds,
+1M env steps; 256 envs). Results go to ``benchmarks/results/ablation/<task>/trudi_s<seed>_<variant>.json``;
+finished runs are skipped, so an interrupted study resumes where it stopped. ``summarize.py`` tables them
+(return at 25/50/100 % of the budget, final episode length, α, over-bound fraction) beside the defaults, which are
+the main grid's TruDi runs (``benchmarks/results/<task>/trudi_s*.json``). Two variants at a time, one per core:
+``--jobs 2``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / "results" / "ablation"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One switch of the study: Hydra overrides for TruDi's runs, the hypothesis it tests and whose choice it is."""
+
+    overrides: tuple[str, ...]
+    hypothesis: str
+    whose: str
+
+
+VARIANTS: dict[str, Variant] = {
+    "alpha_raw": Variant(("agent.algorithm.alpha_units=raw",), "H1 soft-reward scale: α in raw reward units", "authors'"),
+    "alpha_1e-4": Variant(("agent.algorithm.init_alpha=0.0001",), "H1 soft-reward scale: α₀ = 1e-4", "ours"),
+    "duals_actor": Variant(("agent.algorithm.dual_optimizer=actor",), "H2 duals: the actor's optimizer, lr, clip", "authors'"),
+    "kl_current_eta": Variant(("agent.algorithm.kl_form=current_eta",), "H3 path KL with the current η", "authors'"),
+    "steps_64": Variant(("agent.num_steps_per_env=64",), "H4 rollout size: 4× longer rollouts, same budget", "ours"),
+    "support_5": Variant(("agent.critic.v_min=-5.0", "agent.critic.v_max=5.0"), "H5 critic support ±5", "ours"),
+    "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
+    "authors": Variant(
+        ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",
+         "agent.algorithm.kl_form=current_eta", "agent.algorithm.aux_target=rollout"),
+        "H1+H2+H3+H6: the authors' choices together", "authors'",
+    ),  # fmt: skip
+}
+
+
+@dataclass(frozen=True)
+class Budget:
+    seeds: tuple[int, ...]
+    env_steps: int
+    steps_per_env: int
+    eval_every: int
+
+
+BUDGETS: dict[str, Budget] = {
+    "Isaac-Cartpole": Budget(seeds=(0, 1, 2), env_steps=614_400, steps_per_env=16, eval_every=10),
+    "Isaac-Ant": Budget(seeds=(0, 1), env_steps=1_048_576, steps_per_env=32, eval_every=16),
+}
+NUM_ENVS = 256
+
+
+def steps_per_env(task: str, variant: Variant) -> int:
+    """The variant's rollout length: its override of ``agent.num_steps_per_env``, else the task's."""
+    for override in variant.overrides:
+        key, _, value = override.partition("=")
+        if key == "agent.num_steps_per_env":
+            return int(value)
+    return BUDGETS[task].steps_per_env
+
+
+def grid_command(task: str, name: str, seed: int) -> list[str]:
+    """The ``run_grid.py`` call of one run of the study."""
+    variant, budget = VARIANTS[name], BUDGETS[task]
+    steps = steps_per_env(task, variant)
+    iterations = budget.env_steps // (NUM_ENVS * steps)
+    eval_every = max(1, budget.eval_every * budget.steps_per_env // steps)  # the same env steps between checkpoints
+    return [
+        sys.executable, str(BENCH / "run_grid.py"), "--tasks", task, "--algos", "trudi", "--seeds", str(seed),
+        "--iterations", str(iterations), "--num_envs", str(NUM_ENVS), "--eval_every", str(eval_every),
+        "--out", str(OUT), "--tag", f"_{name}", *variant.overrides,
+    ]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(BUDGETS), choices=list(BUDGETS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="Default: the task's study seeds.")
+    parser.add_argument("--jobs", type=int, default=2, help="Runs at a time (one per core).")
+    parser.add_argument("--list", action="store_true", help="Print the variants and exit.")
+    args = parser.parse_args()
+    if args.list:
+        for name, variant in VARIANTS.items():
+            print(f"{name:16s} {variant.whose:9s} {variant.hypothesis}: {' '.join(variant.overrides)}")
+        return 0
+    runs = [
+        (task, name, seed)
+        for name in args.variants
+        for task in args.tasks
+        for seed in (args.seeds if args.seeds is not None else BUDGETS[task].seeds)
+    ]
+
+    def one(run: tuple[str, str, int]) -> int:
+        task, name, seed = run
+        label = f"[ablation] {task} {name} seed {seed}"
+        print(label, "start", flush=True)
+        result = subprocess.run(grid_command(task, name, seed), capture_output=True, text=True)
+        print(label, "done" if result.returncode == 0 else f"FAILED:\n{result.stdout[-1500:]}{result.stderr[-1500:]}", flush=True)
+        return result.returncode
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        codes = list(pool.map(one, runs))
+    return max(codes, default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
