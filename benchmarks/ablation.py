@@ -42,6 +42,11 @@ VARIANTS: dict[str, Variant] = {
     "kl_current_eta": Variant(("agent.algorithm.kl_form=current_eta",), "H3 path KL with the current η", "authors'"),
     "steps_64": Variant(("agent.num_steps_per_env=64",), "H4 rollout size: 4× longer rollouts, same budget", "ours"),
     "support_5": Variant(("agent.critic.v_min=-5.0", "agent.critic.v_max=5.0"), "H5 critic support ±5", "ours"),
+    "lr_1e-3": Variant(
+        ("agent.algorithm.learning_rate=0.001", "agent.algorithm.critic_learning_rate=0.001"),
+        "step size: actor and critic lr 1e-3 (the stock Cartpole PPO's)", "ours",
+    ),
+    "eps_0.3": Variant(("agent.algorithm.trust_region_eps=0.3",), "H4 trust region per rollout: ε = 0.3", "ours"),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",

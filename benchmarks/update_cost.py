@@ -65,6 +65,10 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     env = RandomEnv(args.num_envs, args.obs, args.actions, args.device)
     runner = OnPolicyRunner(env, runner_cfg(algo, args), log_dir=None, device=args.device)
     alg = runner.alg
+    if args.update_threads:  # the update with its own thread count, as train.py --update_threads
+        from trudi_isaac.runners.update_threads import with_threads  # noqa: PLC0415
+
+        alg.update = with_threads(alg.update, args.update_threads)
     alg.train_mode()
     obs = env.get_observations()
     collect, update = [], []
@@ -130,6 +134,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", type=int, default=0, help="Profile one more iteration; keep the top N ops.")
     parser.add_argument("--cuda_graphs", action="store_true", help="TruDi/REPPO with algorithm.cuda_graphs=True.")
+    parser.add_argument("--update_threads", type=int, default=None, help="CPU: torch threads inside update() only.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()

@@ -16,7 +16,7 @@ import sys
 
 from trudi_isaac.cli import launcher_errors
 from trudi_isaac.cli.common import add_common_args, check_checkpoint_file, check_positive, prepare, run_reporting_errors
-from trudi_isaac.runners import multi_process, safe_runner
+from trudi_isaac.runners import multi_process, safe_runner, update_threads
 
 CPU_DEFAULT_NUM_ENVS = 256
 """Tasks' own defaults (often 4096) are sized for GPUs; on the CPU each batched step costs a fixed overhead, so a
@@ -41,8 +41,12 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "--checkpoint", default=None,
         help="Resume from a checkpoint file, a run folder, or 'latest' (Isaac Lab's selectors).",
     )  # fmt: skip
+    parser.add_argument(
+        "--update_threads", type=int, default=None,
+        help="CPU: torch threads for the update only (the simulator idles then); default: those of collection.",
+    )  # fmt: skip
     args, passthrough = parser.parse_known_args(argv)
-    check_positive(args, "max_iterations")
+    check_positive(args, "max_iterations", "update_threads")
     if args.checkpoint is not None:
         passthrough = ["--checkpoint", args.checkpoint, *passthrough]
     return args, passthrough
@@ -80,6 +84,8 @@ def train(argv: list[str]) -> int:
     multi_process.install()
     safe_runner.install()
     launcher_errors.install("train.py")  # after safe_runner: wraps its load and learn
+    if args.update_threads is not None and args.device == "cpu":
+        update_threads.install(args.update_threads)
     if args.distributed and multi_process.world_size() < 2:
         print("train.py: warning: --distributed without torchrun (WORLD_SIZE < 2) trains one process", file=sys.stderr)
     train_rsl_rl.run(build_isaaclab_argv(args, task, agent_key, passthrough))
