@@ -209,8 +209,16 @@ def test_aux_loss_stops_gradient_into_next_features() -> None:
     assert any(not torch.allclose(g_aux, p.grad, atol=1e-7) for g_aux, p in zip(enc_grads, critic.encoder.parameters()))
 
 
+def _small_critic() -> DistributionalQCritic:
+    return DistributionalQCritic(obs_dim=3, action_dim=2, num_atoms=17, v_min=-1.0, v_max=1.0, hidden_dim=32, feature_dim=24)
+
+
 def test_shapes_and_state_dict() -> None:
-    critic = DistributionalQCritic(obs_dim=3, action_dim=2, num_atoms=17, v_min=-1.0, v_max=1.0, hidden_dim=32, feature_dim=24)
+    """Shapes, and a state-dict round trip that restores a *trained* critic exactly. Two fresh critics agree
+    anyway (zero-initialised head: Q ≡ 0), so the critic is first moved off its init — every parameter and the
+    observation normalizer's statistics — and the fresh clone is checked to differ before the load."""
+    torch.manual_seed(0)
+    critic = _small_critic()
     obs, act = torch.randn(6, 3), torch.randn(6, 2)
     assert critic.features(obs, act).shape == (6, 24)
     assert critic.logits(obs, act).shape == (6, 17)
@@ -218,8 +226,20 @@ def test_shapes_and_state_dict() -> None:
     assert critic.predict_next_features(critic.features(obs, act)).shape == (6, 24)
     norms = [m for m in critic.modules() if isinstance(m, torch.nn.RMSNorm)]
     assert len(norms) == 4  # encoder 2 + head 1 + predictor 1 (num_layers = 2)
+    with torch.no_grad():
+        for p in critic.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    critic.obs_normalizer.accumulate(3.0 + 2.0 * torch.randn(50, 3))
+    critic.obs_normalizer.commit()
     sd = critic.state_dict()
     assert "hl_gauss.atoms" in sd and "hl_gauss.edges" in sd
-    clone = DistributionalQCritic(obs_dim=3, action_dim=2, num_atoms=17, v_min=-1.0, v_max=1.0, hidden_dim=32, feature_dim=24)
+    assert {"obs_normalizer.mean", "obs_normalizer.var", "obs_normalizer.count"} <= sd.keys()
+    clone = _small_critic()
+    normalized = critic.obs_normalizer(obs)
+    assert not torch.allclose(clone.q_value(obs, act), critic.q_value(obs, act), atol=1e-3)
+    assert not torch.allclose(clone.obs_normalizer(obs), normalized, atol=1e-3)
     clone.load_state_dict(sd)
+    for key, value in clone.state_dict().items():
+        assert torch.equal(value, sd[key]), key
     assert torch.equal(clone.q_value(obs, act), critic.q_value(obs, act))
+    assert torch.equal(clone.obs_normalizer(obs), normalized)

@@ -482,24 +482,51 @@ def test_trust_region_gate_in_actor_loss() -> None:
 
 
 def test_update_steps_the_actor_on_actor_loss() -> None:
-    """TruDi.update's actor step is actor_loss's loss: the logged actor loss is the one it returned."""
-    alg, batch, eps = gated_minibatch()
+    """TruDi.update's actor step is one clipped gradient step on L_actor (TRUDI.md). With plain SGD of rate lr in
+    place of the actor's optimizer, the parameter change must be −lr · g · min(1, max_grad_norm / ‖g‖), g = ∇_θ L
+    computed independently at the moment of the step (the minibatch, chain noise, critic and duals that the step
+    passes to actor_loss): L = mean_s[1{c<ε} (α log π̂ − Q) + 1{c≥ε} β c] with the explicit Gaussian KL, ε placed
+    so that about half the states are over the bound. The logged actor loss and over-bound fraction are its."""
+    alg, _, eps = gated_minibatch()
     alg.trust_region_eps = eps
-    losses = []
+    alg.max_grad_norm = 0.05  # below ‖∇L‖ ≈ 0.07 here, so that the clip is exercised
+    actor, lr = alg.actor, 0.1
+    params = list(actor.parameters())
+    alg.actor_optimizer = torch.optim.SGD(params, lr=lr)
+    steps = []
     orig_actor_loss = alg.actor_loss
 
-    def spy(*args, **kwargs):
-        losses.append(orig_actor_loss(*args, **kwargs))
-        return losses[-1]
+    def independent_step(batch, alpha, beta, noise=None):
+        """Record L and ∇_θ L of this minibatch, computed here; then return the package's actor_loss."""
+        if noise is None:
+            noise = torch.randn(batch.actor_obs.shape[0], actor.num_steps + 1, ACT_DIM)
+        assert alpha.item() == alg.duals.alpha.item() and beta.item() == alg.duals.beta.item()  # the current duals
+        s = actor.sample(batch.actor_obs, noise)
+        primary = alpha * s.log_prob - alg.critic.q_value(batch.critic_obs, s.actions)  # [B]
+        new_means = actor.step_means(batch.actor_obs, batch.chain)
+        c = explicit_gaussian_kl(batch.old_means, batch.old_var, new_means, actor.step_variance()).sum(dim=(-2, -1))
+        inside = c.detach() < eps  # [B]
+        loss = torch.where(inside, primary.double(), beta * c).mean()
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        grads = [torch.zeros_like(p, dtype=torch.float64) if g is None else g.double() for p, g in zip(params, grads)]
+        steps.append((loss.item(), 1.0 - inside.double().mean().item(), grads))
+        return orig_actor_loss(batch, alpha, beta, noise)
 
-    alg.actor_loss = spy
-    alg.storage.mini_batches = lambda num_mini_batches, num_epochs: iter([batch])
-    before = [p.detach().clone() for p in alg.actor.parameters()]
+    alg.actor_loss = independent_step
+    before = [p.detach().clone().double() for p in params]
     stats = alg.update()
-    assert len(losses) == 1
-    assert stats["actor"] == pytest.approx(losses[0].loss.item(), rel=1e-6)
-    assert stats["trust_region/over_bound_frac"] == pytest.approx(1.0 - losses[0].inside.float().mean().item())
-    assert any(not torch.equal(a, b.detach()) for a, b in zip(before, alg.actor.parameters()))
+
+    assert len(steps) == 1  # one epoch of one minibatch
+    loss, over_bound_frac, grads = steps[0]
+    assert 0.3 < over_bound_frac < 0.7
+    g = torch.cat([grad.flatten() for grad in grads])
+    assert g.norm() > alg.max_grad_norm  # the clip is exercised
+    expected = -lr * min(1.0, alg.max_grad_norm / (g.norm().item() + 1e-6)) * g
+    actual = torch.cat([(p.detach().double() - b).flatten() for p, b in zip(params, before)])
+    torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-6)
+    assert (actual - expected).norm() < 1e-3 * expected.norm()
+    assert stats["actor"] == pytest.approx(loss, rel=1e-4)
+    assert stats["trust_region/over_bound_frac"] == pytest.approx(over_bound_frac)
 
 
 # --- 5. checkpoints ---------------------------------------------------------------------------------------------------
@@ -681,7 +708,8 @@ def test_storage_memory_bytes() -> None:
     # the same from the layout: float32 per transition, (T+1) rows of the bootstrap fields, one [N, A] variance
     floats = T * E * (O + (N + 1) * A + N * A + 1 + 1) + (T + 1) * E * (O + A + 1) + N * A
     bools = 2 * T * E
-    assert storage.memory_bytes() == 4 * floats + bools
+    permutation = T * E  # int64 minibatch order, preallocated so that minibatches allocate no index tensors
+    assert storage.memory_bytes() == 4 * floats + bools + 8 * permutation
     assert tuple(storage.step_var.shape) == (N, A)  # one copy per rollout, not per transition
     assert storage.bytes_per_transition() == pytest.approx(storage.memory_bytes() / (T * E))
     print(
