@@ -98,7 +98,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
     train_cmd = [
         sys.executable, str(REPO / "scripts" / "train.py"), "--task", task, "--agent", algo,
         "--num_envs", str(args.num_envs), "--seed", str(seed), "--device", args.device,
-        "--max_iterations", str(iterations or args.iterations),
+        "--max_iterations", str(iterations or args.iterations), "--update_threads", str(args.update_threads),
         f"agent.save_interval={args.eval_every}", f"agent.experiment_name={experiment}",
         *(f"agent.num_steps_per_env={args.steps_per_env}",) * bool(args.steps_per_env), *args.overrides,
     ]  # fmt: skip
@@ -147,6 +147,9 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--tag", default="", help="Suffix of the result files (separates grids of one task).")
     parser.add_argument("--reevaluate", action="store_true", help="Re-run the evaluation of finished runs.")
+    parser.add_argument("--update_threads", type=int, default=1,
+                        help="Torch threads in the update (train.py's default is 2; grids run two runs at a time, "
+                             "one core each, so 1 here)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. agent.algorithm.gamma=0.98")
     args = parser.parse_args()
     if (args.env_steps is None) == (args.iterations is None) or (args.env_steps and not args.steps_per_env):

@@ -12,6 +12,7 @@ inside Isaac Lab's simulation block). Everything else — config resolution, Hyd
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from trudi_isaac.cli import launcher_errors
@@ -21,6 +22,9 @@ from trudi_isaac.runners import multi_process, safe_runner, update_threads
 CPU_DEFAULT_NUM_ENVS = 256
 """Tasks' own defaults (often 4096) are sized for GPUs; on the CPU each batched step costs a fixed overhead, so a
 few hundred envs give most of the throughput (../shared/ISAACLAB.md)."""
+CPU_UPDATE_THREADS = 2
+"""Torch threads of the update on the CPU (collection keeps one): on 2 cores, Isaac-Humanoid at 256 envs, PPO's update
+took 0.67 s instead of 1.10 s and TruDi's 7.7 s instead of 12.9 s, collection unchanged (benchmarks/NOTES.md)."""
 DEFAULT_SEED = 42
 """Base seed of a multi-process CPU run without --seed (rank r uses DEFAULT_SEED + r)."""
 
@@ -43,7 +47,7 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )  # fmt: skip
     parser.add_argument(
         "--update_threads", type=int, default=None,
-        help="CPU: torch threads for the update only (the simulator idles then); default: those of collection.",
+        help=f"CPU: torch threads for the update only (the simulator idles then); default: up to {CPU_UPDATE_THREADS}.",
     )  # fmt: skip
     args, passthrough = parser.parse_known_args(argv)
     check_positive(args, "max_iterations", "update_threads")
@@ -84,8 +88,8 @@ def train(argv: list[str]) -> int:
     multi_process.install()
     safe_runner.install()
     launcher_errors.install("train.py")  # after safe_runner: wraps its load and learn
-    if args.update_threads is not None and args.device == "cpu":
-        update_threads.install(args.update_threads)
+    if args.device == "cpu":
+        update_threads.install(args.update_threads or min(CPU_UPDATE_THREADS, os.cpu_count() or 1))
     if args.distributed and multi_process.world_size() < 2:
         print("train.py: warning: --distributed without torchrun (WORLD_SIZE < 2) trains one process", file=sys.stderr)
     train_rsl_rl.run(build_isaaclab_argv(args, task, agent_key, passthrough))
