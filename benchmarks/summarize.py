@@ -274,7 +274,7 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int) -> str:
     iters = [budget // (r["num_envs"] * r["num_steps_per_env"]) for r in runs]
     region = [(r.get("trust_region"), n) for r, n in zip(runs, iters)]
     if all(tr for tr, _ in region):
-        cells.append(f"{statistics.mean(tr['alpha'][n - 1] for tr, n in region):.2g}")
+        cells.append(f"{statistics.mean(tr['alpha'][:n][-1] for tr, n in region):.2g}")  # at the budget or the end
         cells.append(f"{statistics.mean(late_mean(tr['over_bound_frac'], n) for tr, n in region):.2f}")
     else:
         cells += ["–", "–"]
