@@ -47,7 +47,7 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
     assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary
-    assert (study / "Isaac-Cartpole_ablation.png").is_file()
+    assert (results / "ablation" / "Isaac-Cartpole_ablation.png").is_file()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
     assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))

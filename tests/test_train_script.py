@@ -153,9 +153,9 @@ def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
     jit = torch.jit.load(str(exported / "policy.pt"))
     session = onnxruntime.InferenceSession(str(exported / "policy.onnx"))
     (onnx_input,) = session.get_inputs()
-    obs = torch.randn(16, onnx_input.shape[-1])
-    (onnx_actions,) = session.run(None, {onnx_input.name: obs.numpy()})
-    assert torch.allclose(torch.from_numpy(onnx_actions), jit(obs).detach(), atol=1e-5)
+    obs = torch.randn(16, onnx_input.shape[-1])  # rsl-rl exports with a batch of 1: row by row
+    onnx_actions = torch.cat([torch.from_numpy(session.run(None, {onnx_input.name: row[None].numpy()})[0]) for row in obs])
+    assert torch.allclose(onnx_actions, jit(obs).detach(), atol=1e-5)
 
 
 @pytest.mark.parametrize(
