@@ -255,10 +255,15 @@ LATE_FRACTION = 0.1
 """Share of a run's last iterations (within the study budget) over which the study's statistics are averaged."""
 
 
-def return_at(run: dict, env_steps: float) -> float:
-    """The deterministic return of the last checkpoint at or before ``env_steps`` (the first one if none is)."""
+def checkpoint_at(run: dict, env_steps: float) -> dict:
+    """The curve point of the last checkpoint at or before ``env_steps`` (the first one if none is)."""
     points = [p for p in run["curve"] if p["env_steps"] <= env_steps] or run["curve"][:1]
-    return points[-1]["return"]
+    return points[-1]
+
+
+def return_at(run: dict, env_steps: float) -> float:
+    """The deterministic return of :func:`checkpoint_at`."""
+    return checkpoint_at(run, env_steps)["return"]
 
 
 def late_mean(values: list[float], upto: int) -> float:
@@ -270,7 +275,7 @@ def late_mean(values: list[float], upto: int) -> float:
 def ablation_row(name: str, whose: str, runs: list[dict], budget: int) -> str:
     """Return at 25/50/100 % of the budget, final episode length, and (TruDi) α, over-bound fraction, entropy cost."""
     cells = [mean_sd([return_at(r, f * budget) for r in runs]) for f in (0.25, 0.5, 1.0)]
-    cells.append(f"{statistics.mean([p for p in r['curve'] if p['env_steps'] <= budget][-1]['length'] for r in runs):.0f}")
+    cells.append(f"{statistics.mean(checkpoint_at(r, budget)['length'] for r in runs):.0f}")
     iters = [budget // (r["num_envs"] * r["num_steps_per_env"]) for r in runs]
     region = [(r.get("trust_region"), n) for r, n in zip(runs, iters)]
     if all(tr for tr, _ in region):

@@ -160,7 +160,6 @@ class TruDi:
         self.gpu_world_size = multi_gpu_cfg["world_size"] if multi_gpu_cfg else 1
         self.gpu_global_rank = multi_gpu_cfg["global_rank"] if multi_gpu_cfg else 0
         self.grad_reduce_bucket_mb = grad_reduce_bucket_mb
-        self.cuda_graphs = cuda_graphs
         if cuda_graphs:
             check_cuda_graphs(device, self.is_multi_gpu)
             if not self.masked_gate:
@@ -289,7 +288,7 @@ class TruDi:
         rewards = st.rewards / scale  # [T, E]
         if self.alpha_units == "raw":
             self._alpha_unit.fill_(1.0 / scale)
-        q = self._q_values(st.critic_obs, st.actions)  # [T+1, E]
+        q = self._per_step(self.critic.q_value)  # [T+1, E]
         logp, alpha = st.log_probs, self.duals.alpha * self._alpha_unit
         trunc, not_term = st.truncated, (~st.terminated).float()  # [T, E]
         next_q = torch.where(trunc, q[:-1], q[1:])  # [T, E]
@@ -304,9 +303,9 @@ class TruDi:
         self._soft_reward_parts = (rewards.mean(), entropy_cost.mean())  # diagnostics, read in update()
         self._q_mean = q[:-1].mean()
 
-    def _q_values(self, critic_obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Q over ``[T+1, E, …]`` rows, one step at a time to bound memory: ``[T+1, E]``."""
-        return torch.stack([self.critic.q_value(o, a) for o, a in zip(critic_obs, actions)])
+    def _per_step(self, critic_fn) -> torch.Tensor:
+        """``critic_fn(obs, actions)`` over the stored ``[T+1, E, …]`` rows, one step at a time to bound memory."""
+        return torch.stack([critic_fn(o, a) for o, a in zip(self.storage.critic_obs, self.storage.actions)])
 
     # --- update -------------------------------------------------------------------------------------------------------
 
@@ -322,16 +321,14 @@ class TruDi:
         self._size_step_inputs(self.storage.num_envs * self.storage.num_steps // self.num_mini_batches)
         if self.aux_target == "rollout":  # the self-predictive targets of this rollout, once (the authors' choice)
             with torch.no_grad():
-                features = [self.critic.features(o, a) for o, a in zip(self.storage.critic_obs, self.storage.actions)]
-                if self._rollout_features.shape[:2] != (len(features), self.storage.num_envs):
-                    self._rollout_features = torch.stack(features)  # [T+1, E, F]
-                    if self._graphed_step is not None:  # captured with the old buffer
-                        self._graphed_step.reset()
-                else:
-                    torch.stack(features, out=self._rollout_features)
+                features = self._per_step(self.critic.features)  # [T+1, E, F]
+            if self._rollout_features.numel() == 0:  # the rollout's shape is fixed: allocate once, then copy in
+                self._rollout_features = features
+            else:
+                self._rollout_features.copy_(features)
         for idx in self.storage.mini_batch_indices(self.num_mini_batches, self.num_learning_epochs):
             self._idx.copy_(idx)
-            self._noise.copy_(torch.randn(self._noise.shape, device=self.device))  # the actor's fresh chains
+            self._noise.normal_()  # the actor's fresh chains
             if self._graphed_step is None:
                 self._minibatch_step()
             else:

@@ -101,11 +101,9 @@ def prepare(args: argparse.Namespace) -> tuple[str, str]:
 
     configure_assets(args.assets)  # before Isaac Lab reads its asset root
     import gymnasium as gym  # noqa: PLC0415
-    import isaaclab_tasks  # noqa: F401, PLC0415
 
-    from trudi_isaac.tasks import registration  # noqa: PLC0415
+    from trudi_isaac.tasks import registration  # noqa: PLC0415  (the import registers Isaac Lab's tasks and ours)
 
-    registration.register_trudi_agents()
     isaaclab_task_ids = [t for t, spec in gym.registry.items() if "env_cfg_entry_point" in spec.kwargs]
     task = resolve_task(args.task, isaaclab_task_ids)
     agent_key = resolve_agent(args.agent, task, gym.spec(task).kwargs)
