@@ -85,17 +85,28 @@ def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
     return lines
 
 
+def train_seconds_at(run: dict, iteration: int) -> float:
+    """Training wall-clock (collection + update, evaluation left out) up to and including ``iteration``."""
+    upto = iteration + 1
+    return sum(run["collection_time_per_iter"][:upto]) + sum(run["update_time_per_iter"][:upto])
+
+
 def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str, str]:
-    fig, ax = plt.subplots(figsize=(6, 4))
+    """Mean curves (band: min to max over seeds) against env steps and against training wall-clock seconds."""
+    fig, (by_steps, by_wall) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for algo, rs in sorted(by_algo.items()):
-        steps = [p["env_steps"] for p in rs[0]["curve"]]
-        curves = [[p["return"] for p in r["curve"]] for r in rs if len(r["curve"]) == len(steps)]
+        points = rs[0]["curve"]
+        same = [r for r in rs if len(r["curve"]) == len(points)]
+        curves = [[p["return"] for p in r["curve"]] for r in same]
         mean = [statistics.mean(c) for c in zip(*curves)]
-        (line,) = ax.plot(steps, mean, label=f"{algo} ({len(curves)} seeds)")
-        ax.fill_between(steps, [min(c) for c in zip(*curves)], [max(c) for c in zip(*curves)], alpha=0.2,
-                        color=line.get_color())  # fmt: skip
-    ax.set(xlabel="env steps", ylabel="deterministic return", title=grid)
-    ax.legend()
+        low, high = [min(c) for c in zip(*curves)], [max(c) for c in zip(*curves)]
+        wall = [statistics.mean(train_seconds_at(r, p["iteration"]) for r in same) for p in points]
+        for ax, x in ((by_steps, [p["env_steps"] for p in points]), (by_wall, wall)):
+            (line,) = ax.plot(x, mean, label=f"{algo} ({len(curves)} seeds)")
+            ax.fill_between(x, low, high, alpha=0.2, color=line.get_color())
+    by_steps.set(xlabel="env steps", ylabel="deterministic return", title=grid)
+    by_wall.set(xlabel="training wall-clock s (mean over seeds)", title=f"{grid}: against time")
+    by_steps.legend()
     curve_png = f"{grid}_curves.png"
     fig.tight_layout()
     fig.savefig(results / curve_png, dpi=100)
@@ -171,7 +182,8 @@ def update_cost_section(results: Path) -> list[str]:
 COST_TARGETS = {"collection": 1.2, "wall per env step": 1.5}
 """Issue 5: TruDi / PPO on Isaac-Humanoid, 256 envs, CPU, in the same grid."""
 LEARNING_TARGET_TASKS = ("Isaac-Cartpole", "Isaac-Ant")
-"""Issue 5: TruDi's final deterministic return >= PPO's (mean over seeds) at equal env steps."""
+"""Issue 5: TruDi's final deterministic return >= PPO's (mean over seeds) at equal env steps; issue 11 adds
+:func:`study_targets`."""
 
 
 def status(met: bool) -> str:
@@ -205,7 +217,39 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
                 f"| TruDi final det. return ≥ PPO's ({len(trudi)} vs {len(ppo)} seeds, {max(steps):,} env steps) "
                 f"| {grid} | {finals['trudi']:.2f} vs {finals['ppo']:.2f} | {status(met)} |"
             )
+            lines += study_targets(grid, ppo, trudi)
     return lines + [""]
+
+
+def mean_return_at(runs: list[dict], env_steps: float) -> float:
+    return statistics.mean(return_at(r, env_steps) for r in runs)
+
+
+def area_under_curve(run: dict) -> float:
+    """Trapezoid area under the deterministic-return curve over env steps, per env step (the curve's mean height)."""
+    steps = [p["env_steps"] for p in run["curve"]]
+    returns = [p["return"] for p in run["curve"]]
+    if len(steps) == 1:
+        return returns[0]
+    area = sum((s1 - s0) * (r0 + r1) / 2 for s0, s1, r0, r1 in zip(steps, steps[1:], returns, returns[1:]))
+    return area / (steps[-1] - steps[0])
+
+
+def study_targets(grid: str, ppo: list[dict], trudi: list[dict]) -> list[str]:
+    """Issue 11's targets: on Isaac-Cartpole TruDi's mean ≥ PPO's at every checkpoint from half the budget on; on
+    Isaac-Ant its mean area under the curve ≥ PPO's (the final return is the line above)."""
+    budget = min(r["curve"][-1]["env_steps"] for r in ppo + trudi)
+    seeds = f"{len(trudi)} vs {len(ppo)} seeds"
+    if ppo[0]["task"] == "Isaac-Cartpole":
+        checkpoints = sorted({p["env_steps"] for p in trudi[0]["curve"] if budget / 2 <= p["env_steps"] <= budget})
+        gaps = {s: mean_return_at(trudi, s) - mean_return_at(ppo, s) for s in checkpoints}
+        worst = min(gaps, key=gaps.get)
+        return [f"| TruDi mean det. return ≥ PPO's at every checkpoint from half the budget on ({seeds}, "
+                f"{len(checkpoints)} checkpoints) | {grid} | worst at {worst:,} steps: {mean_return_at(trudi, worst):.2f} vs "
+                f"{mean_return_at(ppo, worst):.2f} | {status(gaps[worst] >= 0)} |"]  # fmt: skip
+    aucs = {name: statistics.mean(area_under_curve(r) for r in runs) for name, runs in (("ppo", ppo), ("trudi", trudi))}
+    return [f"| TruDi area under the curve ≥ PPO's ({seeds}, mean return over training) | {grid} "
+            f"| {aucs['trudi']:.2f} vs {aucs['ppo']:.2f} | {status(aucs['trudi'] >= aucs['ppo'])} |"]
 
 
 def final_policies_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:

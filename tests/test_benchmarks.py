@@ -52,6 +52,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))
     assert "| Isaac-Cartpole_smoke |" in target and ("**met**" in target) != ("**missed**" in target)
+    target = next(line for line in summary.splitlines() if line.startswith("| TruDi mean det. return ≥ PPO's at every"))
+    assert "| Isaac-Cartpole_smoke |" in target and "1 checkpoints" in target and ("**met**" in target) != ("**missed**" in target)
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
 
 
