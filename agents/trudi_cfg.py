@@ -147,6 +147,10 @@ class TruDiAlgorithmCfg:
     cuda_graphs: bool = False
     """Capture the minibatch step and act()'s chain in CUDA graphs (CUDA, single process). Off until measured on
     a GPU (benchmarks/gpu_check.sh); asking for it without CUDA is a clear error."""
+    policy_ema: float = 0.0
+    """Ours (issue 11, H7): the decay of an exponential moving average of the actor's weights, taken once per update,
+    that play, export and evaluation use instead of the last weights; training still samples from the actor, so a
+    run's training is the same with it on or off. 0: off (the policy is the actor)."""
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

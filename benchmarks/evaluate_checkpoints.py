@@ -71,9 +71,9 @@ def main() -> int:
             runner.load(str(path), map_location=args.device)
             policy = runner.get_inference_policy(device=args.device)
             if args.policy == "ode_from_prior":
-                if not hasattr(runner.alg.actor, "deterministic_start"):
+                if not hasattr(runner.alg.get_policy(), "deterministic_start"):
                     parser.error(f"--policy ode_from_prior needs a diffusion actor; {args.agent} has none")
-                runner.alg.actor.deterministic_start = "prior"
+                runner.alg.get_policy().deterministic_start = "prior"
             elif args.policy == "stochastic":
                 policy = runner.alg.act
             mean_return, mean_length, _ = evaluate(env, policy, args.episodes)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import pytest
 import torch
 from test_static_update import rollout_alg
+from test_trudi_core import SMALL, collect_rollout, runner_cfg
+from toy_envs import PointReach
+from trudi_isaac.algorithms.trudi import TruDi
 from trudi_isaac.agents.trudi_cfg import TruDiAlgorithmCfg
 from trudi_isaac.utils.config_checks import ConfigError
 
@@ -68,10 +74,6 @@ def test_duals_with_the_actor_optimizer() -> None:
     """``dual_optimizer="actor"``: the actor's optimizer class and learning rate, no weight decay, clipped."""
     alg = rollout_alg("split")
     assert not alg.clip_duals and alg.dual_optimizer.param_groups[0]["lr"] == pytest.approx(3e-3)
-    from test_trudi_core import SMALL, runner_cfg  # noqa: PLC0415
-    from toy_envs import PointReach  # noqa: PLC0415
-    from trudi_isaac.algorithms.trudi import TruDi  # noqa: PLC0415
-
     env = PointReach(num_envs=4)
     cfg = runner_cfg("trudi", **SMALL)
     cfg["algorithm"]["dual_optimizer"] = "actor"
@@ -86,3 +88,59 @@ def test_duals_with_the_actor_optimizer() -> None:
 def test_switch_values_are_range_checked(field: str, bad: str) -> None:
     with pytest.raises(ConfigError, match=f"TruDiAlgorithmCfg.{field} = '{bad}' is out of range"):
         TruDiAlgorithmCfg(**{field: bad})
+
+
+def ema_alg(policy_ema: float) -> TruDi:
+    """TruDi on PointReach with ``policy_ema``, after one rollout and its returns (seeded: runs are comparable)."""
+    torch.manual_seed(0)
+    env = PointReach(num_envs=16, seed=0)
+    cfg = runner_cfg("trudi", **SMALL)
+    cfg["algorithm"] |= {"policy_ema": policy_ema, "num_learning_epochs": 1}
+    with contextlib.redirect_stdout(io.StringIO()):
+        alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
+    alg.train_mode()
+    obs = collect_rollout(alg, env, env.get_observations(), cfg["num_steps_per_env"])
+    with torch.inference_mode():
+        alg.compute_returns(obs)
+    return alg
+
+
+def test_policy_ema_averages_the_weights_once_per_update_and_leaves_training_alone() -> None:
+    """θ̄ ← d·θ̄ + (1 − d)·θ after the update; buffers copied; play/export's policy is θ̄; the actor trains as without."""
+    plain, averaged = ema_alg(0.0), ema_alg(0.75)
+    assert plain.average_actor is None and plain.get_policy() is plain.actor
+    before = [p.detach().clone() for p in averaged.actor.parameters()]
+    torch.manual_seed(1)
+    plain.update()
+    torch.manual_seed(1)
+    averaged.update()
+    for p, q in zip(plain.actor.parameters(), averaged.actor.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)  # the same training
+    moved = 0
+    for old, new, mean in zip(before, averaged.actor.parameters(), averaged.get_policy().parameters()):
+        torch.testing.assert_close(mean, 0.75 * old + 0.25 * new)
+        moved += int(not torch.equal(old, new))
+    assert moved > 0 and averaged.get_policy() is averaged.average_actor
+    for b, c in zip(averaged.actor.buffers(), averaged.average_actor.buffers()):
+        torch.testing.assert_close(b, c, rtol=0, atol=0)  # normalizer statistics, action spread
+
+
+def test_policy_ema_travels_with_the_checkpoint() -> None:
+    averaged = ema_alg(0.75)
+    torch.manual_seed(1)
+    averaged.update()
+    saved = averaged.save()
+    restored = ema_alg(0.75)
+    restored.load(saved, None, strict=True)
+    for p, q in zip(averaged.average_actor.parameters(), restored.average_actor.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    without = {k: v for k, v in saved.items() if k != "average_actor_state_dict"}  # saved with policy_ema = 0
+    restored.load(without, None, strict=True)  # the average starts at the actor
+    for p, q in zip(averaged.actor.parameters(), restored.average_actor.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", [1.0, -0.1, "0.9"])
+def test_policy_ema_is_range_checked(bad: object) -> None:
+    with pytest.raises(ConfigError, match="TruDiAlgorithmCfg.policy_ema = .* is out of range: must be in \\[0, 1\\)"):
+        TruDiAlgorithmCfg(policy_ema=bad)

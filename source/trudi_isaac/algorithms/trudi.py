@@ -12,6 +12,7 @@ same code is REPPO.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ class TruDi:
         aux_target: str = "minibatch",
         gate_form: str = "auto",
         cuda_graphs: bool = False,
+        policy_ema: float = 0.0,
         device: str = "cpu",
         multi_gpu_cfg: dict | None = None,
         grad_reduce_bucket_mb: float = 25.0,
@@ -203,6 +205,10 @@ class TruDi:
 
         zero = torch.zeros((), device=device)
         self._soft_reward_parts, self._q_mean = (zero, zero), zero  # set by compute_returns
+
+        # the evaluated and exported policy: the actor, or an average of its weights over updates (policy_ema)
+        self.policy_ema = policy_ema
+        self.average_actor = copy.deepcopy(self.actor).requires_grad_(False) if policy_ema > 0 else None
 
         self.recording = True  # act() writes the rollout only in train mode
 
@@ -349,8 +355,19 @@ class TruDi:
             self.actor.output_std.div_(self.gpu_world_size)
         self.actor.obs_normalizer.commit()
         self.critic.obs_normalizer.commit()
+        if self.average_actor is not None:
+            self._average_weights()
         self.storage.clear()
         return stats
+
+    @torch.no_grad()
+    def _average_weights(self) -> None:
+        """θ̄ ← d·θ̄ + (1 − d)·θ once per update (d = policy_ema); buffers (the observation normalizer's statistics,
+        the action spread) are the actor's own, copied."""
+        for average, current in zip(self.average_actor.parameters(), self.actor.parameters()):
+            average.lerp_(current, 1.0 - self.policy_ema)
+        for average, current in zip(self.average_actor.buffers(), self.actor.buffers()):
+            average.copy_(current)
 
     def _size_step_inputs(self, rows: int) -> None:
         """Minibatches of ``rows`` transitions: (re)allocate the step's input buffers if their size differs."""
@@ -525,9 +542,12 @@ class TruDi:
         self.actor.eval()
         self.critic.eval()
         self.recording = False
+        if self.average_actor is not None:
+            self.average_actor.eval()
 
     def save(self) -> dict:
-        return {
+        average = {} if self.average_actor is None else {"average_actor_state_dict": self.average_actor.state_dict()}
+        return average | {
             "algorithm": type(self).__name__,
             "actor_class": type(self.actor).__name__,
             "actor_state_dict": self.actor.state_dict(),
@@ -551,6 +571,9 @@ class TruDi:
         if load_cfg.get("actor"):
             self.actor.load_state_dict(loaded_dict["actor_state_dict"], strict=strict)
             self.duals.load_state_dict(loaded_dict["duals_state_dict"], strict=strict)
+            if self.average_actor is not None:  # a checkpoint saved without the average starts it at the actor
+                average = loaded_dict.get("average_actor_state_dict", loaded_dict["actor_state_dict"])
+                self.average_actor.load_state_dict(average, strict=strict)
         if load_cfg.get("critic"):  # the critic predicts returns in the normalizer's scale
             self.critic.load_state_dict(loaded_dict["critic_state_dict"], strict=strict)
             self.reward_normalizer.load_state_dict(loaded_dict["reward_normalizer_state_dict"], strict=strict)
@@ -565,12 +588,13 @@ class TruDi:
         return bool(load_cfg.get("iteration", False))
 
     def get_policy(self) -> ChainPolicy:
-        return self.actor
+        """The policy play, export and evaluation use: the weight average with ``policy_ema``, else the actor."""
+        return self.actor if self.average_actor is None else self.average_actor
 
     def broadcast_parameters(self) -> None:
         """Rank 0's parameters and buffers (incl. normalizer statistics) to every rank."""
-        for module in (self.actor, self.critic, self.duals, self.reward_normalizer):
-            for tensor in module.state_dict().values():
+        for module in (self.actor, self.critic, self.duals, self.reward_normalizer, self.average_actor):
+            for tensor in () if module is None else module.state_dict().values():
                 torch.distributed.broadcast(tensor, src=0)
 
     @staticmethod

@@ -33,6 +33,7 @@ POSITIVE: Rule = (lambda v: _is_real(v) and v > 0, "> 0")
 NON_NEGATIVE: Rule = (lambda v: _is_real(v) and v >= 0, ">= 0")
 UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 <= v <= 1, "in [0, 1]")
 OPEN_UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 < v < 1, "in (0, 1)")
+AVERAGING_DECAY: Rule = (lambda v: _is_real(v) and 0 <= v < 1, "in [0, 1)")
 DISCOUNT: Rule = (lambda v: _is_real(v) and 0 < v <= 1, "in (0, 1]")
 POSITIVE_INT: Rule = (lambda v: _is_int(v) and v >= 1, "an integer >= 1")
 POSITIVE_INT_OR_NONE: Rule = (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1")
@@ -116,6 +117,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "dual_optimizer": one_of("adam", "actor"),
     "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
+    "policy_ema": AVERAGING_DECAY,
 }
 
 _CHAIN_POLICY_RULES: dict[str, Rule] = {
