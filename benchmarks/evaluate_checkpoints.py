@@ -7,7 +7,9 @@ For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--l
 a policy for ``--episodes`` episodes and records the mean return; it also records the rollout
 buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py runs and exports:
 for TruDi the ODE from x_0 = 0), ``ode_from_prior`` (TruDi's ODE from a prior sample x_0 ~ N(0, σ_p²),
-the authors' evaluation) or ``stochastic`` (sampled actions).
+the authors' evaluation), ``stochastic`` (sampled actions) or ``average`` (the deterministic policy of the
+moving average of the actor's weights that a run with ``agent.algorithm.policy_ema > 0`` saves; play.py's policy
+then, while ``deterministic`` stays the actor's last weights).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-POLICIES = ("deterministic", "ode_from_prior", "stochastic")
+POLICIES = ("deterministic", "ode_from_prior", "stochastic", "average")
 
 
 def main() -> int:
@@ -70,6 +72,12 @@ def main() -> int:
         for iteration, path in checkpoints(args.run_dir)[-1 if args.last_only else 0 :]:
             runner.load(str(path), map_location=args.device)
             policy = runner.get_inference_policy(device=args.device)
+            average = getattr(runner.alg, "average_actor", None)  # TruDi/REPPO checkpoints with a weight average
+            if args.policy == "average":
+                if average is None:
+                    parser.error(f"--policy average: {path} holds no weight average (train with agent.algorithm.policy_ema > 0)")
+            elif average is not None:
+                policy = runner.alg.actor  # the last weights, not the average play.py runs
             if args.policy == "ode_from_prior":
                 if not hasattr(runner.alg.get_policy(), "deterministic_start"):
                     parser.error(f"--policy ode_from_prior needs a diffusion actor; {args.agent} has none")

@@ -134,6 +134,11 @@ def test_policy_ema_travels_with_the_checkpoint() -> None:
     restored.load(saved, None, strict=True)
     for p, q in zip(averaged.average_actor.parameters(), restored.average_actor.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+    plain = ema_alg(0.0)  # play.py's config need not repeat the field: the checkpoint's average is the policy
+    plain.load(saved, None, strict=True)
+    assert plain.get_policy() is plain.average_actor
+    for p, q in zip(averaged.average_actor.parameters(), plain.get_policy().parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
     without = {k: v for k, v in saved.items() if k != "average_actor_state_dict"}  # saved with policy_ema = 0
     restored.load(without, None, strict=True)  # the average starts at the actor
     for p, q in zip(averaged.actor.parameters(), restored.average_actor.parameters()):

@@ -571,9 +571,11 @@ class TruDi:
         if load_cfg.get("actor"):
             self.actor.load_state_dict(loaded_dict["actor_state_dict"], strict=strict)
             self.duals.load_state_dict(loaded_dict["duals_state_dict"], strict=strict)
+            average = loaded_dict.get("average_actor_state_dict")
+            if average is not None and self.average_actor is None:  # play/export a run trained with policy_ema
+                self.average_actor = copy.deepcopy(self.actor).requires_grad_(False)
             if self.average_actor is not None:  # a checkpoint saved without the average starts it at the actor
-                average = loaded_dict.get("average_actor_state_dict", loaded_dict["actor_state_dict"])
-                self.average_actor.load_state_dict(average, strict=strict)
+                self.average_actor.load_state_dict(loaded_dict["actor_state_dict"] if average is None else average, strict=strict)
         if load_cfg.get("critic"):  # the critic predicts returns in the normalizer's scale
             self.critic.load_state_dict(loaded_dict["critic_state_dict"], strict=strict)
             self.reward_normalizer.load_state_dict(loaded_dict["reward_normalizer_state_dict"], strict=strict)
