@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The learning study: each hypothesis of why TruDi trails PPO at 256 envs, as a config switch, against today's defaults.
+"""The learning study: each hypothesis of why TruDi trails PPO at 256 envs, as a config switch on the registered config.
 
     python benchmarks/ablation.py --tasks Isaac-Cartpole --variants alpha_raw duals_actor kl_current_eta
     python benchmarks/ablation.py --list
@@ -8,9 +8,11 @@ Every variant is TruDi with one change (or, for ``authors``, the authors' choice
 through ``run_grid.py`` at the task's study budget (Isaac-Cartpole: 3 seeds, 614k env steps; Isaac-Ant: 2 seeds,
 1M env steps; 256 envs). Results go to ``benchmarks/results/ablation/<task>/trudi_s<seed>_<variant>.json``;
 finished runs are skipped, so an interrupted study resumes where it stopped. ``summarize.py`` tables them
-(return at 25/50/100 % of the budget, final episode length, α, over-bound fraction) beside the defaults, which are
-the main grid's TruDi runs (``benchmarks/results/<task>/trudi_s*.json``). Two variants at a time, one per core:
-``--jobs 2``.
+(return at 25/50/100 % of the budget, final episode length, α, over-bound fraction) beside the main grid's
+TruDi runs (``benchmarks/results/<task>/trudi_s*.json``). Two variants at a time, one per core: ``--jobs 2``.
+A variant is its overrides on the config registered when it runs: the committed Cartpole and Ant runs were made on
+that of 23db601 (lr 3e-4); classic control's registered lr is 1e-3 since (the ``lr_1e-3`` finding), so a new
+Cartpole variant run today stacks on it.
 """
 
 from __future__ import annotations

@@ -295,6 +295,9 @@ def compile_section(results: Path) -> list[str]:
     return lines
 
 
+MAIN_ROW = "main grid"
+"""The study's reference row: the main grid's TruDi runs, the registered config of 23db601 (actor and critic lr 3e-4
+in every family; classic control has had 1e-3 since, from this study)."""
 LATE_FRACTION = 0.1
 """Share of a run's last iterations (within the study budget) over which the study's statistics are averaged."""
 
@@ -333,14 +336,15 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int) -> str:
 
 
 def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
-    """The learning study (``ablation.py``): each variant beside the main grid's TruDi (defaults) and PPO runs."""
+    """The learning study (``ablation.py``): each variant beside the main grid's TruDi and PPO runs."""
     from ablation import BUDGETS, VARIANTS, grid_command  # noqa: PLC0415
 
     lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
              "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the final checkpoint's episode length,",
              f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
-             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `defaults` and `ppo`",
-             "are the main grid's runs (`benchmarks/results/<task>/`), cut at the study budget.", ""]  # fmt: skip
+             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `main grid`",
+             "and `ppo` are the main grid's runs (`benchmarks/results/<task>/`, TruDi as registered at 23db601: lr 3e-4),",
+             "cut at the study budget. Every variant is that config with one change.", ""]  # fmt: skip
     for task, budget in BUDGETS.items():
         runs = {name: [json.loads(p.read_text()) for p in sorted((results / "ablation" / task).glob(f"trudi_s*_{name}.json"))]
                 for name in VARIANTS}  # fmt: skip
@@ -351,8 +355,8 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
         lines += [f"### {task}: {budget.env_steps:,} env steps, 256 envs", "",
                   "| variant | whose | seeds | return @25 % | @50 % | @100 % | final ep. length | α | over-bound | entropy cost |",
                   "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        for name, whose in (("ppo", "stock"), ("defaults", "ours")):
-            reference = main.get("trudi" if name == "defaults" else name, [])
+        for name, whose in (("ppo", "stock"), (MAIN_ROW, "ours")):
+            reference = main.get("trudi" if name == MAIN_ROW else name, [])
             if reference:
                 lines.append(ablation_row(name, whose, reference, budget.env_steps))
         for name, rs in runs.items():
@@ -368,16 +372,16 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
 
 
 def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dict[str, list[dict]], results: Path) -> str:
-    """Mean curves of the study's variants beside defaults and PPO, within the budget."""
+    """Mean curves of the study's variants beside the main grid's TruDi and PPO, within the budget."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = {"ppo": main.get("ppo", []), "defaults": main.get("trudi", []), **runs}
+    series = {"ppo": main.get("ppo", []), MAIN_ROW: main.get("trudi", []), **runs}
     for name, rs in series.items():
         if not rs:
             continue
         steps = [p["env_steps"] for p in rs[0]["curve"] if p["env_steps"] <= budget]
         mean = [statistics.mean(return_at(r, s) for r in rs) for s in steps]
-        style = {"ppo": "k--", "defaults": "k-"}.get(name, "-")
-        ax.plot(steps, mean, style, label=f"{name} ({len(rs)})", linewidth=2 if name in ("ppo", "defaults") else 1)
+        style = {"ppo": "k--", MAIN_ROW: "k-"}.get(name, "-")
+        ax.plot(steps, mean, style, label=f"{name} ({len(rs)})", linewidth=2 if name in ("ppo", MAIN_ROW) else 1)
     ax.set(xlabel="env steps", ylabel="deterministic return (mean over seeds)", title=f"{task}: learning study")
     ax.legend(fontsize=7, ncol=2)
     name = f"{task}_ablation.png"
