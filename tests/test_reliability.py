@@ -434,6 +434,10 @@ def _strategies(allowed: str) -> tuple[st.SearchStrategy, st.SearchStrategy]:
             st.floats(min_value=tiny, max_value=1 - tiny, **REALS),
             st.one_of(st.floats(max_value=0, **REALS), st.floats(min_value=1, **REALS), NOT_A_NUMBER),
         ),
+        "in [0, 1)": (
+            st.floats(min_value=0, max_value=1 - tiny, **REALS),
+            st.one_of(st.floats(max_value=-tiny, **REALS), st.floats(min_value=1, **REALS), NOT_A_NUMBER),
+        ),
         "in (0, 1]": (
             st.floats(min_value=tiny, max_value=1, **REALS),
             st.one_of(st.floats(max_value=0, **REALS), st.floats(min_value=1 + tiny, **REALS), NOT_A_NUMBER),
