@@ -133,6 +133,7 @@ def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
     play = subprocess.Popen(
         _isaaclab("play", "--num_envs", "4", "--checkpoint", str(run / "model_0.pt")),
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's background job ignores Ctrl-C
     )  # fmt: skip
     lines = []
     for line in play.stdout:  # until playback runs (the export comes before it)
@@ -141,8 +142,13 @@ def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
             break
     time.sleep(PLAY_SECONDS)
     play.send_signal(signal.SIGINT)
-    lines += play.stdout.readlines()
-    assert play.wait(timeout=60) == 0, "".join(lines)[-3000:]
+    try:
+        rest, _ = play.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        play.kill()
+        rest = play.communicate()[0] + "\n[test] play did not stop within 60 s of Ctrl-C"
+    lines.append(rest)
+    assert play.returncode == 0, "".join(lines)[-3000:]
     assert any(PLAYBACK_RUNNING in line for line in lines), "".join(lines)[-3000:]
     exported = run / "exported"
     assert (exported / "policy.pt").is_file() and (exported / "policy.onnx").is_file()
