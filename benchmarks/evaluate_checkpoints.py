@@ -71,17 +71,16 @@ def main() -> int:
         memory = storage_bytes(runner.alg.storage)
         for iteration, path in checkpoints(args.run_dir)[-1 if args.last_only else 0 :]:
             runner.load(str(path), map_location=args.device)
-            policy = runner.get_inference_policy(device=args.device)
+            policy = runner.get_inference_policy(device=args.device)  # play.py's: a checkpoint's weight average if any
             average = getattr(runner.alg, "average_actor", None)  # TruDi/REPPO checkpoints with a weight average
-            if args.policy == "average":
-                if average is None:
-                    parser.error(f"--policy average: {path} holds no weight average (train with agent.algorithm.policy_ema > 0)")
-            elif average is not None:
+            if args.policy == "average" and average is None:
+                parser.error(f"--policy average: {path} holds no weight average (train with agent.algorithm.policy_ema > 0)")
+            if args.policy != "average" and average is not None:
                 policy = runner.alg.actor  # the last weights, not the average play.py runs
             if args.policy == "ode_from_prior":
-                if not hasattr(runner.alg.get_policy(), "deterministic_start"):
+                if not hasattr(policy, "deterministic_start"):
                     parser.error(f"--policy ode_from_prior needs a diffusion actor; {args.agent} has none")
-                runner.alg.get_policy().deterministic_start = "prior"
+                policy.deterministic_start = "prior"
             elif args.policy == "stochastic":
                 policy = runner.alg.act
             mean_return, mean_length, _ = evaluate(env, policy, args.episodes)

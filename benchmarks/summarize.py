@@ -379,7 +379,7 @@ def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dic
         if not rs:
             continue
         steps = [p["env_steps"] for p in rs[0]["curve"] if p["env_steps"] <= budget]
-        mean = [statistics.mean(return_at(r, s) for r in rs) for s in steps]
+        mean = [mean_return_at(rs, s) for s in steps]
         style = {"ppo": "k--", MAIN_ROW: "k-"}.get(name, "-")
         ax.plot(steps, mean, style, label=f"{name} ({len(rs)})", linewidth=2 if name in ("ppo", MAIN_ROW) else 1)
     ax.set(xlabel="env steps", ylabel="deterministic return (mean over seeds)", title=f"{task}: learning study")

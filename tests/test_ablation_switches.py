@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import pytest
 import torch
 from test_static_update import rollout_alg
-from test_trudi_core import SMALL, collect_rollout, runner_cfg
+from test_trudi_core import SMALL, runner_cfg
 from toy_envs import PointReach
 from trudi_isaac.algorithms.trudi import TruDi
 from trudi_isaac.agents.trudi_cfg import TruDiAlgorithmCfg
@@ -92,17 +89,7 @@ def test_switch_values_are_range_checked(field: str, bad: str) -> None:
 
 def ema_alg(policy_ema: float) -> TruDi:
     """TruDi on PointReach with ``policy_ema``, after one rollout and its returns (seeded: runs are comparable)."""
-    torch.manual_seed(0)
-    env = PointReach(num_envs=16, seed=0)
-    cfg = runner_cfg("trudi", **SMALL)
-    cfg["algorithm"] |= {"policy_ema": policy_ema, "num_learning_epochs": 1}
-    with contextlib.redirect_stdout(io.StringIO()):
-        alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
-    alg.train_mode()
-    obs = collect_rollout(alg, env, env.get_observations(), cfg["num_steps_per_env"])
-    with torch.inference_mode():
-        alg.compute_returns(obs)
-    return alg
+    return rollout_alg("split", perturb=False, policy_ema=policy_ema, num_learning_epochs=1)
 
 
 def test_policy_ema_averages_the_weights_once_per_update_and_leaves_training_alone() -> None:

@@ -24,12 +24,15 @@ from trudi_isaac.utils.config_checks import ConfigError
 torch.set_num_threads(1)
 
 
-def rollout_alg(gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 0, perturb: bool = True) -> TruDi:
-    """TruDi on PointReach after one rollout and its returns, its actor moved off the behaviour policy (``perturb``)."""
+def rollout_alg(
+    gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 0, perturb: bool = True, **algorithm: object
+) -> TruDi:
+    """TruDi on PointReach after one rollout and its returns, its actor moved off the behaviour policy (``perturb``);
+    ``algorithm``: further algorithm fields."""
     torch.manual_seed(seed)
     env = PointReach(num_envs=16, seed=seed)
     cfg = runner_cfg("trudi", **SMALL)
-    cfg["algorithm"] |= {"gate_form": gate_form, "init_beta": 0.5, "num_learning_epochs": 2}
+    cfg["algorithm"] |= {"gate_form": gate_form, "init_beta": 0.5, "num_learning_epochs": 2} | algorithm
     with contextlib.redirect_stdout(io.StringIO()):
         alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
     alg.train_mode()
@@ -39,8 +42,9 @@ def rollout_alg(gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 
     with torch.no_grad():
         for p in alg.actor.parameters() if perturb else ():
             p.add_(0.05 * torch.randn_like(p))
-    alg.actor.to(dtype)
-    alg.critic.to(dtype)
+    if dtype != torch.float32:  # (a cast also casts the normalizers' float64 statistics)
+        alg.actor.to(dtype)
+        alg.critic.to(dtype)
     return alg
 
 
