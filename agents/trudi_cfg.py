@@ -73,6 +73,11 @@ class GaussianActorCfg(ModelCfg):
     hidden_dims: list[int] = [256, 256, 256]
     activation: str = "elu"
     init_std: float = 1.0
+    state_dependent_std: bool = False
+    """σ(s) from the mean's network (REPPO's own recipe: a mean and a log-std head) instead of a learned
+    state-independent vector (ours, as rsl-rl's PPO). The rollout then stores σ per transition."""
+    min_std: float = 0.0
+    """σ = exp(log σ̃) + min_std (REPPO: 0.1 with its state-dependent σ; ours: 0, a plain exp). < init_std."""
     obs_normalization: bool = True
     action_scale: float = 1.0
     action_clip: float = 0.999

@@ -471,7 +471,7 @@ CONFIGS = {
     QCriticCfg: CRITIC_RULES,
 }
 FIELDS = [(cls, name, rule[1]) for cls, rules in CONFIGS.items() for name, rule in rules.items()]
-ORDERED_PAIRS = (("v_min", "v_max"), ("time_freq_min", "time_freq_max"))
+ORDERED_PAIRS = (("v_min", "v_max"), ("time_freq_min", "time_freq_max"), ("min_std", "init_std"))
 
 
 @settings(max_examples=300, deadline=None)

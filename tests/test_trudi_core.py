@@ -111,7 +111,7 @@ def test_trajectory_kl_zero_for_identical_policies() -> None:
     actor = diffusion_actor(num_steps=8)
     obs = torch.randn(256, OBS_DIM)
     sample = actor.sample(obs)
-    var = actor.step_variance()
+    var = actor.step_variance(obs)
     kl = trajectory_kl(sample.means, var, actor.step_means(obs, sample.chain), var)
     assert kl.shape == (256,)
     assert kl.abs().max().item() < 1e-5
@@ -123,7 +123,7 @@ def test_trajectory_kl_equals_explicit_sum_of_step_kls() -> None:
     new = perturbed(old, 0.05, seed=1)
     obs = torch.randn(128, OBS_DIM)
     sample = old.sample(obs)
-    old_var, new_var = old.step_variance(), new.step_variance()
+    old_var, new_var = old.step_variance(obs), new.step_variance(obs)
     assert not torch.allclose(old_var, new_var)  # the variance terms are exercised too
     new_means = new.step_means(obs, sample.chain)
     B, N, A = new_means.shape
@@ -163,7 +163,7 @@ def test_trajectory_kl_of_gaussian_actor_is_exact_action_kl() -> None:
     new = perturbed(old, 0.1, seed=2)
     obs = torch.randn(64, OBS_DIM)
     sample = old.sample(obs)
-    kl = trajectory_kl(sample.means, old.step_variance(), new.step_means(obs, sample.chain), new.step_variance())
+    kl = trajectory_kl(sample.means, old.step_variance(obs), new.step_means(obs, sample.chain), new.step_variance(obs))
     exact = torch.distributions.kl_divergence(
         torch.distributions.Normal(old.mean_net(obs).double(), old.log_std.exp().double()),
         torch.distributions.Normal(new.mean_net(obs).double(), new.log_std.exp().double()),
@@ -172,7 +172,7 @@ def test_trajectory_kl_of_gaussian_actor_is_exact_action_kl() -> None:
     torch.testing.assert_close(kl.double(), exact, rtol=1e-4, atol=1e-6)
     # it does not depend on which old chain was drawn (one step, state-independent variance)
     other = old.sample(obs)
-    kl_other = trajectory_kl(other.means, old.step_variance(), new.step_means(obs, other.chain), new.step_variance())
+    kl_other = trajectory_kl(other.means, old.step_variance(obs), new.step_means(obs, other.chain), new.step_variance(obs))
     torch.testing.assert_close(kl, kl_other)
 
 
@@ -262,7 +262,7 @@ def test_path_kl_upper_bounds_exact_marginal_kl_linear_chain() -> None:
     assert torch.allclose(x_last.mean(0), m_old, atol=0.05)
     assert torch.allclose(torch.cov(x_last.T), P_old, rtol=0.05, atol=0.05)
 
-    path_kl = trajectory_kl(sample.means, old.step_variance(), new.step_means(obs, sample.chain), new.step_variance())
+    path_kl = trajectory_kl(sample.means, old.step_variance(obs), new.step_means(obs, sample.chain), new.step_variance(obs))
     mc_mean = path_kl.double().mean().item()
     mc_se = path_kl.double().std().item() / math.sqrt(num_chains)
 
@@ -351,7 +351,7 @@ def test_pseudo_log_likelihood_one_step_zero_control(prior_std: float, dt_start:
         x0_post = post_coef * x1_fixed + math.sqrt(post_var) * torch.randn(k, ACT_DIM)
         chain = torch.stack([x0_post, x1_fixed.expand(k, ACT_DIM)], dim=1).float()
         obs_k = torch.randn(k, OBS_DIM)
-        log_pi = actor.chain_log_prob(chain, actor.step_means(obs_k, chain), actor.step_variance()).double()
+        log_pi = actor.chain_log_prob(chain, actor.step_means(obs_k, chain), actor.step_variance(obs_k)).double()
         exact_fixed = (log_normal(x1_fixed.double(), 0.0, v) - log_tanh_jac(x1_fixed.double())).item()
         kl_fixed = kl_post_nu(x1_fixed.double()).item()
         se_k = log_pi.std().item() / math.sqrt(k)
@@ -374,7 +374,7 @@ def test_stored_chain_kl_equals_rerun_with_same_noise() -> None:
     obs = torch.randn(batch, OBS_DIM)
     noise = torch.randn(batch, old.num_steps + 1, ACT_DIM)
     sample = old.sample(obs, noise)
-    stored = trajectory_kl(sample.means, old.step_variance(), new.step_means(obs, sample.chain), new.step_variance())
+    stored = trajectory_kl(sample.means, old.step_variance(obs), new.step_means(obs, sample.chain), new.step_variance(obs))
 
     # re-run the old chain step by step with the same noise, evaluating the new actor's means along it
     eta_o, eta_n = old.eta(), new.eta()
@@ -414,7 +414,7 @@ def gated_minibatch(init_beta: float = 0.5) -> tuple[TruDi, object, float]:
     with torch.no_grad():  # move the actor away from the behaviour policy
         for p in alg.actor.parameters():
             p.add_(0.05 * torch.randn_like(p))
-        var = alg.actor.step_variance()
+        var = alg.actor.step_variance(batch.actor_obs)
         kl0 = trajectory_kl(batch.old_means, batch.old_var, alg.actor.step_means(batch.actor_obs, batch.chain), var)
     # ε in the widest gap between sorted KLs around the median: about half the states over the bound, and
     # no state so close to ε that float rounding could put it on the other side in the recomputation below
@@ -447,7 +447,7 @@ def test_trust_region_gate_in_actor_loss() -> None:
     s = actor.sample(batch.actor_obs, noise)
     primary = alpha * s.log_prob - alg.critic.q_value(batch.critic_obs, s.actions)
     c = explicit_gaussian_kl(
-        batch.old_means, batch.old_var, actor.step_means(batch.actor_obs, batch.chain), actor.step_variance()
+        batch.old_means, batch.old_var, actor.step_means(batch.actor_obs, batch.chain), actor.step_variance(batch.actor_obs)
     ).sum(dim=(-2, -1))
     inside = c.detach() < eps
     n_in = int(inside.sum())
@@ -504,7 +504,7 @@ def test_update_steps_the_actor_on_actor_loss() -> None:
         s = actor.sample(batch.actor_obs, noise)
         primary = alpha * s.log_prob - alg.critic.q_value(batch.critic_obs, s.actions)  # [B]
         new_means = actor.step_means(batch.actor_obs, batch.chain)
-        c = explicit_gaussian_kl(batch.old_means, batch.old_var, new_means, actor.step_variance()).sum(dim=(-2, -1))
+        c = explicit_gaussian_kl(batch.old_means, batch.old_var, new_means, actor.step_variance(batch.actor_obs)).sum(dim=(-2, -1))
         inside = c.detach() < eps  # [B]
         loss = torch.where(inside, primary.double(), beta * c).mean()
         grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -655,7 +655,7 @@ def test_eval_mode_act_samples_and_leaves_storage_untouched() -> None:
 # --- 8. export --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["trudi", "reppo"])
+@pytest.mark.parametrize("kind", ["trudi", "reppo", "reppo_state_dependent_std"])
 def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -663,7 +663,9 @@ def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     sections = copy.deepcopy(SMALL)
     if kind == "trudi":
         sections["actor"]["output_init_scale"] = 1.0  # a control that matters
-    runner = make_runner(env, runner_cfg(kind, **sections))
+    if kind == "reppo_state_dependent_std":  # the network's second half (log σ) is left out of the exported mean
+        sections["actor"] |= {"state_dependent_std": True, "min_std": 0.1}
+    runner = make_runner(env, runner_cfg(kind.split("_")[0], **sections))
     quiet_learn(runner, 1)  # normalizer statistics committed
     policy = runner.alg.get_policy()
     if kind == "trudi":

@@ -26,7 +26,7 @@ def trajectory_kl(
 
     Args:
         old_means, new_means: per-step means ``[B, N, A]`` of the behaviour and current chain at the stored x_n.
-        old_var, new_var: per-step variances ``[N, A]`` (state-independent).
+        old_var, new_var: per-step variances ``[N, A]`` (state-independent) or ``[B, N, A]``.
         mean_only: variance terms left out, i.e. ``Σ (μ_old - μ_θ)² / (2 S_θ)``. With ``old_means`` rebuilt at the
             current variances (``ChainPolicy.means_at_variance``) this is the authors' quantity, which never
             charges a change of dt or friction.

@@ -232,8 +232,6 @@ class TruDi:
         actor_in = self.actor.obs_normalizer(actor_raw)  # [E, Oa]  statistics frozen during the rollout
         sample = self._sample(actor_in)
         if self.recording:
-            if self.storage.step == 0:
-                self.storage.step_var.copy_(self.actor.step_variance())  # [N, A] one copy per rollout
             if not self.storage.is_full:
                 self.actor.obs_normalizer.accumulate(actor_raw)
                 self.critic.obs_normalizer.accumulate(critic_raw)
@@ -411,8 +409,9 @@ class TruDi:
         self._step(self.dual_optimizer, self.duals, dual_loss, clip=self.clip_duals)
 
         # η-only part of the path KL: its value at μ_θ = μ_old, i.e. what a change of dt and φ alone costs
-        same_means = batch.old_var.new_zeros(1, *batch.old_var.shape)  # [1, N, A]
-        eta_only_kl = trajectory_kl(same_means, batch.old_var, same_means, self.actor.step_variance().detach())[0]
+        same_means = batch.old_var.new_zeros(1, *batch.old_var.shape[-2:])  # [1, N, A]
+        new_var = self.actor.step_variance(batch.actor_obs).detach()  # [N, A] or [B, N, A]
+        eta_only_kl = trajectory_kl(same_means, batch.old_var, same_means, new_var).mean()
         step_stats = (
             critic_loss,
             aux_loss,
@@ -477,15 +476,16 @@ class TruDi:
         obs, num_states = batch.actor_obs, batch.actor_obs.shape[0]
         if noise is None:
             noise = torch.randn(num_states, self.actor.num_steps + 1, self.actor.action_dim, device=obs.device)
-        step_var = self.actor.step_variance()  # [N, A]
 
         def path_kl(rows: torch.Tensor | slice) -> torch.Tensor:
             new_means = self.actor.step_means(obs[rows], batch.chain[rows])  # [b, N, A]
+            new_var = self.actor.step_variance(obs[rows])  # [N, A] or [b, N, A]
             old_means = batch.old_means[rows]  # [b, N, A]
+            old_var = batch.old_var[rows] if batch.old_var.dim() == 3 else batch.old_var  # [N, A] or [b, N, A]
             if self.kl_form == "current_eta":  # the authors' quantity: old means rebuilt with the current η
-                old_means = self.actor.means_at_variance(batch.chain[rows], old_means, batch.old_var, step_var)
+                old_means = self.actor.means_at_variance(batch.chain[rows], old_means, old_var, new_var)
             mean_only = self.kl_form != "exact"
-            return trajectory_kl(old_means, batch.old_var, new_means, step_var, mean_only)  # [b]
+            return trajectory_kl(old_means, old_var, new_means, new_var, mean_only)  # [b]
 
         def primary(rows: torch.Tensor | slice) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
             """primary(s) [b], the fresh chain and Q(s, a_θ) [b] on the states ``rows``."""
@@ -622,7 +622,8 @@ class TruDi:
         actor: ChainPolicy = actor_class(groups["actor"], actor_dim, env.num_actions, **actor_cfg)
         critic = critic_class(critic_dim, env.num_actions, **critic_cfg)
         storage = TrajectoryStorage(
-            env.num_envs, cfg["num_steps_per_env"], actor_dim, critic_dim, env.num_actions, actor.num_steps, device
+            env.num_envs, cfg["num_steps_per_env"], actor_dim, critic_dim, env.num_actions, actor.num_steps, device,
+            per_transition_variance=actor.state_dependent_variance,
         )
         print(f"[TruDi] actor: {actor}\n[TruDi] critic: {critic}")
         print(f"[TruDi] rollout buffer: {storage.memory_bytes() / 2**20:.1f} MiB, {storage.bytes_per_transition():.0f} B per transition")

@@ -2,8 +2,9 @@
 
 Both actors are such chains (TRUDI.md, "The policy"): the diffusion actor has N denoising steps,
 the tanh-Gaussian actor is the one-step case (x_1 = μ(s) + σ ε, which makes TruDi REPPO).
-Every step is Gaussian given x_n with a state-independent variance ``[N, A]``, so a stored chain
-has an exact density and the trust-region KL is read off it (:mod:`trudi_isaac.algorithms.trajectory_kl`).
+Every step is Gaussian given x_n, so a stored chain has an exact density and the trust-region KL is
+read off it (:mod:`trudi_isaac.algorithms.trajectory_kl`). The step variances ``[N, A]`` do not depend on
+the state (one copy per rollout), except for REPPO's state-dependent σ (``[B, N, A]``, one per transition).
 
 This base class holds what both share: observation selection and normalization (frozen during a
 rollout), squashing and scaling, the log-likelihood read off a chain, the rsl-rl model interface
@@ -31,6 +32,7 @@ class ChainSample:
     actions: torch.Tensor  # [B, A] squashed actions tanh(x_N) in (-1, 1), before the task's action scale
     chain: torch.Tensor  # [B, N+1, A] x_0 … x_N
     means: torch.Tensor  # [B, N, A] per-step means μ_n
+    var: torch.Tensor  # [N, A] per-step variances S_n, or [B, N, A] where they depend on the state
     log_prob: torch.Tensor  # [B] log π̂(a|s)
     prior_log_prob: torch.Tensor  # [B] the part of log π̂ that does not depend on θ (0 for the Gaussian actor)
 
@@ -49,6 +51,8 @@ class ChainPolicy(nn.Module):
     """Base of :class:`DiffusionActor` and :class:`GaussianActor`."""
 
     is_recurrent: bool = False
+    state_dependent_variance: bool = False
+    """Whether :meth:`step_variance` depends on the state (the rollout then stores it per transition)."""
 
     def __init__(
         self,
@@ -74,8 +78,9 @@ class ChainPolicy(nn.Module):
 
     # --- what each actor defines ---------------------------------------------------------------------------------
 
-    def step_variance(self) -> torch.Tensor:
-        """Per-step variances ``[N, A]`` of the chain (state-independent)."""
+    def step_variance(self, obs: torch.Tensor) -> torch.Tensor:
+        """Per-step variances of the chain at normalized observations ``obs [B, O]``: ``[N, A]``, or ``[B, N, A]``
+        where :attr:`state_dependent_variance`."""
         raise NotImplementedError
 
     def step_means(self, obs: torch.Tensor, chain: torch.Tensor) -> torch.Tensor:

@@ -187,8 +187,8 @@ class DiffusionActor(ChainPolicy):
         friction = nn.functional.softplus(self.raw_friction)  # [A]
         return dt[:, None] / friction[None, :]
 
-    def step_variance(self) -> torch.Tensor:
-        """S_n = 2η_n: ``[N, A]``."""
+    def step_variance(self, obs: torch.Tensor) -> torch.Tensor:
+        """S_n = 2η_n: ``[N, A]``, the same at every state."""
         return 2.0 * self.eta()
 
     def time_features(self) -> torch.Tensor:
@@ -231,6 +231,7 @@ class DiffusionActor(ChainPolicy):
             actions=self.squash(x),
             chain=chain,
             means=means,
+            var=2.0 * eta,
             log_prob=self.chain_log_prob(chain, means, 2.0 * eta),
             prior_log_prob=self.prior_log_prob(chain),
         )

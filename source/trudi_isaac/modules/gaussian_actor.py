@@ -1,8 +1,10 @@
 """tanh-Gaussian actor: the one-step chain x_1 = μ_θ(s) + σ_θ ε, a = tanh(x_1).
 
-With it the TruDi update *is* REPPO (TRUDI.md, "One paragraph"): the project's baseline.
-σ is a learned state-independent vector, so the step variance is one ``[1, A]`` tensor per rollout,
-as for the diffusion chain, and the trust-region KL is the exact Gaussian KL.
+With it the TruDi update *is* REPPO (TRUDI.md, "One paragraph"): the project's baseline, and the
+trust-region KL is the exact Gaussian KL. σ is either a learned state-independent vector (ours: the
+step variance is then one ``[1, A]`` tensor per rollout, as for the diffusion chain) or, as in REPPO
+proper, state-dependent: one network outputs μ(s) and log σ̃(s), σ(s) = exp(log σ̃(s)) + σ_min, and
+the rollout stores one ``[1, A]`` variance per transition.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ from trudi_isaac.utils.config_checks import GAUSSIAN_ACTOR_RULES
 
 
 class SquashedMean(nn.Module):
-    """Deterministic tanh-Gaussian policy on normalized observations: ``tanh(μ(s))``."""
+    """Deterministic tanh-Gaussian policy on normalized observations: ``tanh(μ(s))``, μ the first A outputs."""
 
-    def __init__(self, mlp: nn.Module, action_clip: float) -> None:
+    def __init__(self, mlp: nn.Module, action_dim: int, action_clip: float) -> None:
         super().__init__()
         self.mlp = mlp
+        self.action_dim = action_dim
         self.action_clip = action_clip
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.mlp(obs)).clamp(-self.action_clip, self.action_clip)
+        return torch.tanh(self.mlp(obs)[..., : self.action_dim]).clamp(-self.action_clip, self.action_clip)
 
 
 class GaussianActor(ChainPolicy):
@@ -44,6 +47,8 @@ class GaussianActor(ChainPolicy):
         hidden_dims: list[int] = (256, 256, 256),
         activation: str = "elu",
         init_std: float = 1.0,
+        state_dependent_std: bool = False,
+        min_std: float = 0.0,
         obs_normalization: bool = True,
         action_scale: float = 1.0,
         action_clip: float = 0.999,
@@ -52,27 +57,46 @@ class GaussianActor(ChainPolicy):
         super().__init__(
             obs_groups, obs_dim, action_dim, 1, obs_normalization, action_scale, action_clip, spread_num_samples
         )
-        self.mean_net = MLP(obs_dim, action_dim, list(hidden_dims), activation)
-        self.log_std = nn.Parameter(torch.full((action_dim,), math.log(init_std)))
+        self.state_dependent_variance = state_dependent_std
+        self.min_std = min_std
+        # μ(s), and with a state-dependent σ also log σ̃(s) in the last A outputs
+        self.mean_net = MLP(obs_dim, 2 * action_dim if state_dependent_std else action_dim, list(hidden_dims), activation)
+        start = math.log(init_std - min_std)  # σ starts at init_std either way
+        if state_dependent_std:
+            nn.init.constant_(self.mean_net[-1].bias[action_dim:], start)
+            self.log_std = None
+        else:
+            self.log_std = nn.Parameter(torch.full((action_dim,), start))
 
-    def step_variance(self) -> torch.Tensor:
-        return torch.exp(2.0 * self.log_std)[None, :]  # [1, A]
+    def mean_and_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """μ(s) ``[B, A]`` and σ ``[B, A]`` (state-dependent) or ``[A]``, σ = exp(log σ̃) + σ_min."""
+        out = self.mean_net(obs)  # [B, A] or [B, 2A]
+        mean, log_std = (out[:, : self.action_dim], out[:, self.action_dim :]) if self.log_std is None else (out, self.log_std)
+        return mean, torch.exp(log_std) + self.min_std
+
+    def step_variance(self, obs: torch.Tensor) -> torch.Tensor:
+        """σ²: ``[1, A]``, or ``[B, 1, A]`` with a state-dependent σ."""
+        if self.log_std is not None:
+            return (torch.exp(self.log_std) + self.min_std).square()[None, :]  # [1, A]
+        return self.mean_and_std(obs)[1].square()[:, None, :]  # [B, 1, A]
 
     def step_means(self, obs: torch.Tensor, chain: torch.Tensor) -> torch.Tensor:
-        return self.mean_net(obs)[:, None, :]  # [B, 1, A]
+        return self.mean_and_std(obs)[0][:, None, :]  # [B, 1, A]
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> ChainSample:
         """``noise [B, 2, A]``: slot 0 is unused (x_0 = 0), slot 1 drives x_1."""
-        mean = self.mean_net(obs)  # [B, A]
+        mean, std = self.mean_and_std(obs)  # [B, A], [B, A] or [A]
         eps = torch.randn_like(mean) if noise is None else noise[:, 1]
-        x1 = mean + torch.exp(self.log_std) * eps
+        x1 = mean + std * eps
         chain = torch.stack([torch.zeros_like(x1), x1], dim=1)  # [B, 2, A]
         means = mean[:, None, :]  # [B, 1, A]
+        var = std.square()[..., None, :]  # [B, 1, A] or [1, A]
         return ChainSample(
             actions=self.squash(x1),
             chain=chain,
             means=means,
-            log_prob=self.chain_log_prob(chain, means, self.step_variance()),
+            var=var,
+            log_prob=self.chain_log_prob(chain, means, var),
             prior_log_prob=self.prior_log_prob(chain),
         )
 
@@ -83,8 +107,8 @@ class GaussianActor(ChainPolicy):
         return torch.zeros(chain.shape[0], device=chain.device)
 
     def deterministic(self, obs: torch.Tensor) -> torch.Tensor:
-        return SquashedMean(self.mean_net, self.action_clip)(obs)
+        return SquashedMean(self.mean_net, self.action_dim, self.action_clip)(obs)
 
     def export_module(self) -> nn.Module:
-        core = SquashedMean(copy.deepcopy(self.mean_net), self.action_clip)
+        core = SquashedMean(copy.deepcopy(self.mean_net), self.action_dim, self.action_clip)
         return ExportedPolicy(copy.deepcopy(self.obs_normalizer), core, self.action_scale)

@@ -3,7 +3,8 @@
 Per transition (TRUDI.md, "The trust region"): the *normalized* actor and critic inputs, the chain
 x_0 … x_N, the behaviour policy's per-step means, the executed (squashed) action and its log π̂,
 the reward, termination and time-out flags. The step variance does not depend on the state: one
-``[N, A]`` copy per rollout. With these, the update reads the trust-region KL of a whole minibatch
+``[N, A]`` copy per rollout (``per_transition_variance`` stores one per transition instead, for an actor
+whose variance does: REPPO's state-dependent σ). With these, the update reads the trust-region KL of a whole minibatch
 off the stored chains in one batched forward, with no second sequential chain and no frozen copy
 of the old network.
 
@@ -31,7 +32,7 @@ class TrajectoryBatch:
     actor_obs: torch.Tensor  # [B, Oa]
     chain: torch.Tensor  # [B, N+1, A]
     old_means: torch.Tensor  # [B, N, A]
-    old_var: torch.Tensor  # [N, A]
+    old_var: torch.Tensor  # [N, A], or [B, N, A] with per-transition variances
     critic_obs: torch.Tensor  # [B, Oc]
     actions: torch.Tensor  # [B, A]
     returns: torch.Tensor  # [B]
@@ -53,6 +54,7 @@ class TrajectoryStorage:
         action_dim: int,
         chain_steps: int,
         device: str | torch.device,
+        per_transition_variance: bool = False,
     ) -> None:
         t, e, n, a = num_steps, num_envs, chain_steps, action_dim
         self.num_envs, self.num_steps, self.device = e, t, torch.device(device)
@@ -60,7 +62,7 @@ class TrajectoryStorage:
         self.actor_obs = zeros(t, e, actor_obs_dim)
         self.chains = zeros(t, e, n + 1, a)
         self.chain_means = zeros(t, e, n, a)
-        self.step_var = zeros(n, a)
+        self.step_var = zeros(t, e, n, a) if per_transition_variance else zeros(n, a)
         self.critic_obs = zeros(t + 1, e, critic_obs_dim)
         self.actions = zeros(t + 1, e, a)
         self.log_probs = zeros(t + 1, e)
@@ -89,6 +91,7 @@ class TrajectoryStorage:
             self.actor_obs[t] = actor_obs
             self.chains[t] = sample.chain
             self.chain_means[t] = sample.means
+            self.step_var[t if self.step_var.dim() == 4 else ...] = sample.var  # [E, N, A], or the rollout's [N, A]
         self.critic_obs[t] = critic_obs
         self.actions[t] = sample.actions
         self.log_probs[t] = sample.log_prob
@@ -128,7 +131,7 @@ class TrajectoryStorage:
             actor_obs=flat(self.actor_obs)[idx],
             chain=flat(self.chains)[idx],
             old_means=flat(self.chain_means)[idx],
-            old_var=self.step_var,
+            old_var=flat(self.step_var)[idx] if self.step_var.dim() == 4 else self.step_var,
             critic_obs=critic_obs[idx],
             actions=actions[idx],
             returns=flat(self.returns)[idx],

@@ -143,7 +143,12 @@ DIFFUSION_ACTOR_RULES: dict[str, Rule] = {
     "deterministic_start": one_of("zero", "prior"),
 }
 
-GAUSSIAN_ACTOR_RULES: dict[str, Rule] = {**_CHAIN_POLICY_RULES, "init_std": POSITIVE}
+GAUSSIAN_ACTOR_RULES: dict[str, Rule] = {
+    **_CHAIN_POLICY_RULES,
+    "init_std": POSITIVE,
+    "state_dependent_std": BOOL,
+    "min_std": NON_NEGATIVE,
+}
 
 CRITIC_RULES: dict[str, Rule] = {
     "num_atoms": AT_LEAST_TWO,
@@ -162,3 +167,5 @@ def check_section(owner: str, values: Mapping[str, Any], rules: Mapping[str, Rul
         check_less(owner, "v_min", values["v_min"], "v_max", values["v_max"])
     if "time_freq_min" in values and "time_freq_max" in values:
         check_less(owner, "time_freq_min", values["time_freq_min"], "time_freq_max", values["time_freq_max"])
+    if "min_std" in values and "init_std" in values:
+        check_less(owner, "min_std", values["min_std"], "init_std", values["init_std"])
