@@ -13,7 +13,8 @@ import math
 
 import pytest
 import torch
-from test_trudi_core import ACT_DIM, OBS_DIM, SMALL, collect_rollout, perturbed, runner_cfg
+from test_static_update import rollout_alg
+from test_trudi_core import ACT_DIM, OBS_DIM, SMALL, perturbed, runner_cfg
 from toy_envs import PointReach
 from trudi_isaac.agents.trudi_cfg import GaussianActorCfg
 from trudi_isaac.algorithms.trajectory_kl import trajectory_kl
@@ -100,17 +101,7 @@ def test_rollout_stores_the_variance_per_transition() -> None:
 
 def recipe_alg() -> TruDi:
     """REPPO's recipe on PointReach after one rollout and its returns; the actor is still the behaviour policy."""
-    torch.manual_seed(0)
-    env = PointReach(num_envs=16, seed=0)
-    sections = {k: SMALL.get(k, {}) | RECIPE.get(k, {}) for k in ("runner", "actor", "critic", "algorithm")}
-    cfg = runner_cfg("reppo", **sections)
-    with contextlib.redirect_stdout(io.StringIO()):
-        alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
-    alg.train_mode()
-    obs = collect_rollout(alg, env, env.get_observations(), cfg["num_steps_per_env"])
-    with torch.inference_mode():
-        alg.compute_returns(obs)
-    return alg
+    return rollout_alg("split", perturb=False, kind="reppo", actor=RECIPE["actor"], **RECIPE["algorithm"])
 
 
 def test_trust_region_charges_a_change_of_sigma_alone() -> None:

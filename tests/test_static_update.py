@@ -25,13 +25,20 @@ torch.set_num_threads(1)
 
 
 def rollout_alg(
-    gate_form: str, dtype: torch.dtype = torch.float32, seed: int = 0, perturb: bool = True, **algorithm: object
+    gate_form: str,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    perturb: bool = True,
+    kind: str = "trudi",
+    actor: dict | None = None,
+    **algorithm: object,
 ) -> TruDi:
-    """TruDi on PointReach after one rollout and its returns, its actor moved off the behaviour policy (``perturb``);
-    ``algorithm``: further algorithm fields."""
+    """TruDi (``kind`` "reppo": the Gaussian actor) on PointReach after one rollout and its returns, its actor moved
+    off the behaviour policy (``perturb``); ``actor``, ``algorithm``: further actor and algorithm fields."""
     torch.manual_seed(seed)
     env = PointReach(num_envs=16, seed=seed)
-    cfg = runner_cfg("trudi", **SMALL)
+    cfg = runner_cfg(kind, **SMALL)
+    cfg["actor"] |= actor or {}
     cfg["algorithm"] |= {"gate_form": gate_form, "init_beta": 0.5, "num_learning_epochs": 2} | algorithm
     with contextlib.redirect_stdout(io.StringIO()):
         alg = TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
