@@ -478,8 +478,7 @@ class TruDi:
             noise = torch.randn(num_states, self.actor.num_steps + 1, self.actor.action_dim, device=obs.device)
 
         def path_kl(rows: torch.Tensor | slice) -> torch.Tensor:
-            new_means = self.actor.step_means(obs[rows], batch.chain[rows])  # [b, N, A]
-            new_var = self.actor.step_variance(obs[rows])  # [N, A] or [b, N, A]
+            new_means, new_var = self.actor.step_moments(obs[rows], batch.chain[rows])  # [b, N, A], [(b,) N, A]
             old_means = batch.old_means[rows]  # [b, N, A]
             old_var = batch.old_var[rows] if batch.old_var.dim() == 3 else batch.old_var  # [N, A] or [b, N, A]
             if self.kl_form == "current_eta":  # the authors' quantity: old means rebuilt with the current η

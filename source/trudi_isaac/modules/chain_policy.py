@@ -87,6 +87,10 @@ class ChainPolicy(nn.Module):
         """Per-step means ``[B, N, A]`` at a given chain ``[B, N+1, A]``: ONE batched forward over all steps."""
         raise NotImplementedError
 
+    def step_moments(self, obs: torch.Tensor, chain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`step_means` and :meth:`step_variance` together (overridden where one network gives both)."""
+        return self.step_means(obs, chain), self.step_variance(obs)
+
     def sample(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> ChainSample:
         """Sample a chain (reparameterized: gradients flow through it) for normalized observations ``[B, O]``."""
         raise NotImplementedError

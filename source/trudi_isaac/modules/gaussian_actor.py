@@ -60,7 +60,8 @@ class GaussianActor(ChainPolicy):
         self.state_dependent_variance = state_dependent_std
         self.min_std = min_std
         # μ(s), and with a state-dependent σ also log σ̃(s) in the last A outputs
-        self.mean_net = MLP(obs_dim, 2 * action_dim if state_dependent_std else action_dim, list(hidden_dims), activation)
+        outputs = 2 * action_dim if state_dependent_std else action_dim
+        self.mean_net = MLP(obs_dim, outputs, list(hidden_dims), activation)
         start = math.log(init_std - min_std)  # σ starts at init_std either way
         if state_dependent_std:
             nn.init.constant_(self.mean_net[-1].bias[action_dim:], start)
@@ -68,20 +69,29 @@ class GaussianActor(ChainPolicy):
         else:
             self.log_std = nn.Parameter(torch.full((action_dim,), start))
 
+    def _std(self, log_std: torch.Tensor) -> torch.Tensor:
+        return torch.exp(log_std) + self.min_std
+
     def mean_and_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """μ(s) ``[B, A]`` and σ ``[B, A]`` (state-dependent) or ``[A]``, σ = exp(log σ̃) + σ_min."""
+        """μ(s) ``[B, A]`` and σ = exp(log σ̃) + σ_min: ``[B, A]`` (state-dependent) or ``[A]``."""
         out = self.mean_net(obs)  # [B, A] or [B, 2A]
-        mean, log_std = (out[:, : self.action_dim], out[:, self.action_dim :]) if self.log_std is None else (out, self.log_std)
-        return mean, torch.exp(log_std) + self.min_std
+        if self.log_std is not None:
+            return out, self._std(self.log_std)
+        return out[:, : self.action_dim], self._std(out[:, self.action_dim :])
 
     def step_variance(self, obs: torch.Tensor) -> torch.Tensor:
         """σ²: ``[1, A]``, or ``[B, 1, A]`` with a state-dependent σ."""
         if self.log_std is not None:
-            return (torch.exp(self.log_std) + self.min_std).square()[None, :]  # [1, A]
+            return self._std(self.log_std).square()[None, :]  # [1, A]
         return self.mean_and_std(obs)[1].square()[:, None, :]  # [B, 1, A]
 
     def step_means(self, obs: torch.Tensor, chain: torch.Tensor) -> torch.Tensor:
         return self.mean_and_std(obs)[0][:, None, :]  # [B, 1, A]
+
+    def step_moments(self, obs: torch.Tensor, chain: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Means ``[B, 1, A]`` and variance ``[1, A]`` or ``[B, 1, A]`` from one forward of the network."""
+        mean, std = self.mean_and_std(obs)
+        return mean[:, None, :], std.square()[..., None, :]
 
     def sample(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> ChainSample:
         """``noise [B, 2, A]``: slot 0 is unused (x_0 = 0), slot 1 drives x_1."""
