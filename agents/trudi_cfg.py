@@ -178,7 +178,11 @@ class TruDiRunnerCfg(RslRlOnPolicyRunnerCfg):
 
 @configclass
 class ReppoRunnerCfg(TruDiRunnerCfg):
-    """The same algorithm with the tanh-Gaussian actor: REPPO."""
+    """The same algorithm with the tanh-Gaussian actor: REPPO, with REPPO's own recipe (``cvoelcker/reppo``): a
+    state-dependent σ with σ_min = 0.1 and the entropy target H* = −0.5 · action_dim, the default since it learned
+    Isaac-Ant faster than our earlier REPPO config (issue 11, H8; benchmarks/NOTES.md, session 7). That config, a
+    state-independent σ and k = 4, is ``actor=GaussianActorCfg()``, ``algorithm=TruDiAlgorithmCfg()``."""
 
     experiment_name: str = "reppo"
-    actor: GaussianActorCfg = GaussianActorCfg()
+    actor: GaussianActorCfg = GaussianActorCfg(state_dependent_std=True, min_std=0.1)
+    algorithm: TruDiAlgorithmCfg = TruDiAlgorithmCfg(entropy_target_k=0.5)

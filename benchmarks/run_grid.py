@@ -7,7 +7,8 @@
 Each run trains through ``scripts/train.py`` (the user's path: Isaac Lab's trainer, rsl-rl's
 ``OnPolicyRunner``; PPO with the task's stock config), then evaluates its checkpoints on fresh
 envs (``evaluate_checkpoints.py``). One JSON per run lands in ``benchmarks/results/<task>/``:
-the learning curve (deterministic return vs env steps), wall-clock per iteration split into
+the learning curve (deterministic return vs env steps; ``--eval_policy average`` evaluates the
+weight average a run with ``policy_ema`` keeps), wall-clock per iteration split into
 collection and update, env-steps per second, the rollout buffer's memory, and the command.
 Finished runs are skipped, so an interrupted grid resumes where it stopped; ``summarize.py``
 turns the JSONs into ``RESULTS.md`` and plots.
@@ -69,7 +70,7 @@ def evaluate_run(task: str, algo: str, run_dir: Path, args: argparse.Namespace, 
     eval_cmd = [
         sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
         "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
-        "--episodes", str(args.eval_episodes), "--device", args.device,
+        "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", args.eval_policy,
     ]  # fmt: skip
     run_logged(eval_cmd, SCRATCH / f"{run_dir.parent.name}.eval.log", label + " eval")
     evaluation = json.loads(curve_path.read_text())
@@ -86,6 +87,7 @@ def reevaluate(out: Path, args: argparse.Namespace) -> None:
     evaluation = evaluate_run(result["task"], result["algo"], run_dir, args, label)
     transitions = result["num_envs"] * result["num_steps_per_env"]
     result["curve"] = [{**p, "env_steps": (p["iteration"] + 1) * transitions} for p in evaluation["curve"]]
+    result["eval_policy"] = args.eval_policy
     out.write_text(json.dumps(result))
 
 
@@ -114,6 +116,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
         "task": task, "algo": algo, "seed": seed, "device": args.device, "num_envs": args.num_envs,
         "num_steps_per_env": n_steps, "iterations": len(scalars["Perf/collection_time"]),
         "curve": [{**p, "env_steps": (p["iteration"] + 1) * transitions} for p in evaluation["curve"]],
+        "eval_policy": args.eval_policy,
         "collection_time_per_iter": scalars["Perf/collection_time"],
         "update_time_per_iter": scalars["Perf/learning_time"],
         "env_steps_per_s": scalars["Perf/total_fps"],
@@ -143,6 +146,9 @@ def main() -> int:
     parser.add_argument("--eval_every", type=int, default=10, help="Checkpoint (and evaluate) every K iterations.")
     parser.add_argument("--eval_envs", type=int, default=32)
     parser.add_argument("--eval_episodes", type=int, default=32)
+    parser.add_argument("--eval_policy", choices=("deterministic", "average"), default="deterministic",
+                        help="The policy the curve evaluates: the actor's last weights, or (runs with "
+                             "agent.algorithm.policy_ema > 0) their weight average, which play.py and export then use")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     parser.add_argument("--tag", default="", help="Suffix of the result files (separates grids of one task).")

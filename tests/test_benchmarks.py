@@ -32,6 +32,7 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
         assert run["iterations"] == 1 and len(run["curve"]) == 1
         assert run["curve"][0]["env_steps"] == 16 * run["num_steps_per_env"]
         assert run["buffer_bytes"] > 0 and run["collection_time_per_iter"][0] > 0
+        assert run["eval_policy"] == "deterministic"  # the curve's policy is recorded
     assert "finished before, skipped" in _run(*grid).stdout  # a second call resumes: nothing to redo
     finals = ("benchmarks/final_policies.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
               "--tag", "_smoke", "--results", str(results), "--eval_envs", "4", "--eval_episodes", "4")  # fmt: skip

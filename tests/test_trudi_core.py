@@ -655,7 +655,7 @@ def test_eval_mode_act_samples_and_leaves_storage_untouched() -> None:
 # --- 8. export --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["trudi", "reppo", "reppo_state_dependent_std"])
+@pytest.mark.parametrize("kind", ["trudi", "reppo", "reppo_state_independent_std"])
 def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -663,8 +663,8 @@ def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     sections = copy.deepcopy(SMALL)
     if kind == "trudi":
         sections["actor"]["output_init_scale"] = 1.0  # a control that matters
-    if kind == "reppo_state_dependent_std":  # the network's second half (log σ) is left out of the exported mean
-        sections["actor"] |= {"state_dependent_std": True, "min_std": 0.1}
+    if kind == "reppo_state_independent_std":  # the earlier REPPO config, a learned σ vector (REPPO's own recipe,
+        sections["actor"] |= {"state_dependent_std": False, "min_std": 0.0}  # σ(s), exports the network's first half)
     runner = make_runner(env, runner_cfg(kind.split("_")[0], **sections))
     quiet_learn(runner, 1)  # normalizer statistics committed
     policy = runner.alg.get_policy()
