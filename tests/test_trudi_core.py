@@ -604,8 +604,8 @@ def test_learns_point_reach(kind: str) -> None:
     """Plain rsl-rl OnPolicyRunner with algorithm.class_name = trudi_isaac.algorithms.trudi:TruDi learns PointReach.
 
     Measured over torch/env seeds 0–3: untrained deterministic return −43.1 (TruDi: x_0 = 0 and a ~zero control
-    give action 0) and −39…−55 (Gaussian); after 12 iterations TruDi reaches −8.0…−9.0 and the Gaussian actor
-    −7…−9 (TruDi is still at −17…−24 after 7–8 iterations), so −20 after 12 leaves a wide margin."""
+    give action 0) and −38…−54 (Gaussian, REPPO's recipe); after 12 iterations TruDi reaches −8.0…−9.0 and the
+    Gaussian actor −6.6…−7.2 (TruDi is still at −17…−24 after 7–8 iterations), so −20 after 12 leaves a wide margin."""
     torch.manual_seed(0)
     cfg = runner_cfg(kind, algorithm={"critic_learning_rate": 1e-3, "num_learning_epochs": 8})
     assert cfg["algorithm"]["class_name"] == "trudi_isaac.algorithms.trudi:TruDi"
