@@ -156,6 +156,10 @@ class TruDiAlgorithmCfg:
     """Ours (issue 11, H7): the decay of an exponential moving average of the actor's weights, taken once per update,
     that play, export and evaluation use instead of the last weights; training still samples from the actor, so a
     run's training is the same with it on or off. 0: off (the policy is the actor)."""
+    lr_schedule: str = "constant"
+    """The step sizes over the run: "constant" (the authors' TruDi) or "linear": from learning_rate and
+    critic_learning_rate (and the duals' with dual_optimizer "actor") to 0 over the runner's max_iterations updates,
+    REPPO's ``anneal_lr`` (cvoelcker/reppo, off there by default). A resumed run continues its schedule."""
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

@@ -49,6 +49,11 @@ VARIANTS: dict[str, Variant] = {
         "step size: actor and critic lr 1e-3 (the stock Cartpole PPO's)", "ours",
     ),
     "eps_0.3": Variant(("agent.algorithm.trust_region_eps=0.3",), "H4 trust region per rollout: ε = 0.3", "ours"),
+    "steps_8": Variant(("agent.num_steps_per_env=8",), "H4 rollout size: 2× shorter rollouts, same budget", "ours"),
+    "lr_linear": Variant(
+        ("agent.algorithm.lr_schedule=linear",), "H7 late drop: lr linear to 0 over the run (REPPO's anneal_lr)",
+        "authors'",
+    ),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",

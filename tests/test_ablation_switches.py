@@ -81,7 +81,8 @@ def test_duals_with_the_actor_optimizer() -> None:
 
 
 @pytest.mark.parametrize(("field", "bad"), [("kl_form", "authors"), ("alpha_units", "raw_rewards"),
-                                            ("dual_optimizer", "sgd"), ("aux_target", "stored")])  # fmt: skip
+                                            ("dual_optimizer", "sgd"), ("aux_target", "stored"),
+                                            ("lr_schedule", "cosine")])  # fmt: skip
 def test_switch_values_are_range_checked(field: str, bad: str) -> None:
     with pytest.raises(ConfigError, match=f"TruDiAlgorithmCfg.{field} = '{bad}' is out of range"):
         TruDiAlgorithmCfg(**{field: bad})
@@ -136,3 +137,56 @@ def test_policy_ema_travels_with_the_checkpoint() -> None:
 def test_policy_ema_is_range_checked(bad: object) -> None:
     with pytest.raises(ConfigError, match="TruDiAlgorithmCfg.policy_ema = .* is out of range: must be in \\[0, 1\\)"):
         TruDiAlgorithmCfg(policy_ema=bad)
+
+
+def schedule_alg(**algorithm: object) -> TruDi:
+    """TruDi on PointReach after one rollout, in a run of 4 iterations (the linear schedule's length)."""
+    return rollout_alg("split", perturb=False, runner={"max_iterations": 4}, num_learning_epochs=1, **algorithm)
+
+
+def rates(alg: TruDi) -> tuple[float, float, float]:
+    return tuple(float(o.param_groups[0]["lr"]) for o in (alg.actor_optimizer, alg.critic_optimizer, alg.dual_optimizer))
+
+
+@pytest.mark.parametrize("dual_optimizer", ["adam", "actor"])
+def test_linear_lr_schedule_anneals_to_zero_over_max_iterations(dual_optimizer: str) -> None:
+    """Update u (0-based) steps at rate · (1 − u/4): actor, critic, and the duals only where they share the actor's
+    step; past the schedule's end the rate is 0 and the actor does not move."""
+    alg = schedule_alg(lr_schedule="linear", learning_rate=1e-3, critic_learning_rate=2e-3, dual_learning_rate=5e-3,
+                       dual_optimizer=dual_optimizer)  # fmt: skip
+    seen = []
+    for _ in range(4):
+        alg.update()
+        seen.append(rates(alg))
+    for u, (actor, critic, duals) in enumerate(seen):
+        fraction = 1 - u / 4
+        assert actor == pytest.approx(1e-3 * fraction) and critic == pytest.approx(2e-3 * fraction)
+        assert duals == pytest.approx(1e-3 * fraction if dual_optimizer == "actor" else 5e-3)
+    assert alg.learning_rate == pytest.approx(0.25e-3)  # what rsl-rl logs as Loss/learning_rate
+    before = [p.detach().clone() for p in alg.actor.parameters()]
+    alg.update()
+    assert rates(alg)[:2] == (0.0, 0.0)
+    for old, new in zip(before, alg.actor.parameters()):
+        torch.testing.assert_close(old, new, rtol=0, atol=0)
+
+
+def test_lr_schedule_resumes_from_the_checkpoint_and_constant_keeps_the_rates() -> None:
+    trained = schedule_alg(lr_schedule="linear")
+    trained.update()
+    trained.update()
+    resumed = schedule_alg(lr_schedule="linear")
+    resumed.load(trained.save(), None, strict=True)
+    assert resumed.num_updates == 2
+    resumed.update()
+    assert rates(resumed)[0] == pytest.approx(0.5 * 3e-4)
+    constant = schedule_alg()
+    for _ in range(3):
+        constant.update()
+    assert rates(constant) == pytest.approx((3e-4, 3e-4, 3e-3))
+
+
+def test_lr_schedule_needs_the_runs_length_and_max_iterations_is_the_runners() -> None:
+    with pytest.raises(ConfigError, match="lr_schedule 'linear' needs the run's max_iterations >= 1"):
+        rollout_alg("split", runner={"max_iterations": None}, lr_schedule="linear")
+    with pytest.raises(ConfigError, match="'max_iterations' is supplied by the runner.*set agent.max_iterations"):
+        schedule_alg(max_iterations=10)

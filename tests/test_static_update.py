@@ -31,13 +31,14 @@ def rollout_alg(
     perturb: bool = True,
     kind: str = "trudi",
     actor: dict | None = None,
+    runner: dict | None = None,
     **algorithm: object,
 ) -> TruDi:
     """TruDi (``kind`` "reppo": the Gaussian actor) on PointReach after one rollout and its returns, its actor moved
-    off the behaviour policy (``perturb``); ``actor``, ``algorithm``: further actor and algorithm fields."""
+    off the behaviour policy (``perturb``); ``actor``, ``runner``, ``algorithm``: further fields of those sections."""
     torch.manual_seed(seed)
     env = PointReach(num_envs=16, seed=seed)
-    cfg = runner_cfg(kind, **SMALL)
+    cfg = runner_cfg(kind, **SMALL) | (runner or {})
     cfg["actor"] |= actor or {}
     cfg["algorithm"] |= {"gate_form": gate_form, "init_beta": 0.5, "num_learning_epochs": 2} | algorithm
     with contextlib.redirect_stdout(io.StringIO()):

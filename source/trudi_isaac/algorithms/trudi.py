@@ -124,6 +124,8 @@ class TruDi:
         gate_form: str = "auto",
         cuda_graphs: bool = False,
         policy_ema: float = 0.0,
+        lr_schedule: str = "constant",
+        max_iterations: int | None = None,
         device: str = "cpu",
         multi_gpu_cfg: dict | None = None,
         grad_reduce_bucket_mb: float = 25.0,
@@ -187,6 +189,17 @@ class TruDi:
             self.dual_optimizer.param_groups[0]["weight_decay"] = 0.0
         else:
             self.dual_optimizer = optimizer_for(torch.optim.Adam, self.duals.parameters(), dual_learning_rate)
+        # the step sizes' schedule over the run: "constant" (the authors' TruDi) or "linear", from the configured rates
+        # to 0 over the runner's max_iterations updates (REPPO's anneal_lr, cvoelcker/reppo); it moves the actor's and
+        # critic's rates, and the duals' where they share the actor's step (dual_optimizer "actor")
+        self.lr_schedule = lr_schedule
+        self.schedule_iterations = max_iterations
+        if lr_schedule != "constant" and not (isinstance(max_iterations, int) and max_iterations >= 1):
+            raise ConfigError(f"lr_schedule '{lr_schedule}' needs the run's max_iterations >= 1, got {max_iterations!r}")
+        self._scheduled_rates = [(self.actor_optimizer, learning_rate), (self.critic_optimizer, critic_learning_rate)]
+        if self.clip_duals:
+            self._scheduled_rates.append((self.dual_optimizer, learning_rate))
+        self.num_updates = 0  # updates done (saved in checkpoints: a resumed run continues its schedule)
         # α's unit: 1 (α multiplies log π̂ in the normalized rewards' units) or 1 / reward scale ("raw": the units
         # of the task's rewards, for which the authors' α_0 = 0.01 is set); updated with the scale per rollout
         self._alpha_unit = torch.ones((), device=device)
@@ -322,6 +335,7 @@ class TruDi:
         """
         self._stats.zero_()
         self._kl_max.zero_()
+        self._schedule_learning_rates()
         self._size_step_inputs(self.storage.num_envs * self.storage.num_steps // self.num_mini_batches)
         if self.aux_target == "rollout":  # the self-predictive targets of this rollout, once (the authors' choice)
             with torch.no_grad():
@@ -356,7 +370,22 @@ class TruDi:
         if self.average_actor is not None:
             self._average_weights()
         self.storage.clear()
+        self.num_updates += 1
         return stats
+
+    def _schedule_learning_rates(self) -> None:
+        """Set this update's step sizes: with ``lr_schedule`` "linear", rate · (1 − u / max_iterations) after u updates
+        (0 past the schedule's end). Device-tensor rates (capturable optimizers) are filled in place."""
+        if self.lr_schedule == "constant":
+            return
+        fraction = max(0.0, 1.0 - self.num_updates / self.schedule_iterations)
+        for optimizer, rate in self._scheduled_rates:
+            for group in optimizer.param_groups:
+                if isinstance(group["lr"], torch.Tensor):
+                    group["lr"].fill_(rate * fraction)
+                else:
+                    group["lr"] = rate * fraction
+        self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
 
     @torch.no_grad()
     def _average_weights(self) -> None:
@@ -553,6 +582,7 @@ class TruDi:
             "critic_state_dict": self.critic.state_dict(),
             "duals_state_dict": self.duals.state_dict(),
             "reward_normalizer_state_dict": self.reward_normalizer.state_dict(),
+            "num_updates": self.num_updates,
             "optimizer_state_dict": {
                 "actor": self.actor_optimizer.state_dict(),
                 "critic": self.critic_optimizer.state_dict(),
@@ -584,6 +614,11 @@ class TruDi:
             self.critic_optimizer.load_state_dict(optimizers["critic"])
             self.dual_optimizer.load_state_dict(optimizers["duals"])
             self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
+            self.num_updates = int(loaded_dict.get("num_updates", 0))  # older checkpoints: the schedule restarts
+            if self.lr_schedule != "constant" and self.num_updates >= self.schedule_iterations:
+                print(f"[TruDi] warning: the checkpoint's {self.num_updates} updates reach the end of the linear lr "
+                      f"schedule (max_iterations {self.schedule_iterations}): further updates take no step. Resume "
+                      f"with agent.max_iterations at the run's total, or lr_schedule=constant.")  # fmt: skip
         if self._graphed_step is not None:  # the graph holds the optimizers' old state tensors: capture anew
             self._graphed_step.reset()
         return bool(load_cfg.get("iteration", False))
@@ -626,4 +661,7 @@ class TruDi:
         )
         print(f"[TruDi] actor: {actor}\n[TruDi] critic: {critic}")
         print(f"[TruDi] rollout buffer: {storage.memory_bytes() / 2**20:.1f} MiB, {storage.bytes_per_transition():.0f} B per transition")
-        return alg_class(actor, critic, storage, groups["critic"], device=device, multi_gpu_cfg=cfg["multi_gpu"], **alg_cfg)
+        return alg_class(
+            actor, critic, storage, groups["critic"], max_iterations=cfg.get("max_iterations"), device=device,
+            multi_gpu_cfg=cfg["multi_gpu"], **alg_cfg,
+        )  # fmt: skip

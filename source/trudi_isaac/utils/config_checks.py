@@ -64,7 +64,7 @@ def check_less(owner: str, low_name: str, low: float, high_name: str, high: floa
         raise ConfigError(f"{owner}.{low_name} = {low!r} must be < {owner}.{high_name} = {high!r}")
 
 
-SUPPLIED_BY_RUNNER = ("device", "multi_gpu_cfg")
+SUPPLIED_BY_RUNNER = ("device", "multi_gpu_cfg", "max_iterations")
 """Constructor arguments that the runner passes itself: never config fields, never suggested."""
 NUM_SUGGESTIONS = 3
 
@@ -85,6 +85,9 @@ def check_known_keys(owner: str, values: Mapping[str, Any], target: Callable, ig
         if p.default is not inspect.Parameter.empty and name not in SUPPLIED_BY_RUNNER
     ]
     for key in values:
+        if key in SUPPLIED_BY_RUNNER and key in params:
+            raise ConfigError(f"{owner}: '{key}' is supplied by the runner, not a field of this section"
+                              + (" (set agent.max_iterations)" if key == "max_iterations" else ""))
         if key in params or key in ignored:
             continue
         close = difflib.get_close_matches(key, fields, n=NUM_SUGGESTIONS, cutoff=0.5)
@@ -118,6 +121,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
     "policy_ema": AVERAGING_DECAY,
+    "lr_schedule": one_of("constant", "linear"),
 }
 
 _CHAIN_POLICY_RULES: dict[str, Rule] = {
