@@ -54,6 +54,9 @@ VARIANTS: dict[str, Variant] = {
         ("agent.algorithm.lr_schedule=linear",), "H7 late drop: lr linear to 0 over the run (REPPO's anneal_lr)",
         "authors'",
     ),
+    "actor_lr_3e-4": Variant(
+        ("agent.algorithm.learning_rate=0.0003",), "step size: the actor's lr back to 3e-4 (the critic's stays)", "authors'",
+    ),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",
