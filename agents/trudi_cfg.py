@@ -157,9 +157,11 @@ class TruDiAlgorithmCfg:
     that play, export and evaluation use instead of the last weights; training still samples from the actor, so a
     run's training is the same with it on or off. 0: off (the policy is the actor)."""
     lr_schedule: str = "constant"
-    """The step sizes over the run: "constant" (the authors' TruDi) or "linear": from learning_rate and
+    """The step sizes over the run: "constant" (the authors' TruDi); "linear": from learning_rate and
     critic_learning_rate (and the duals' with dual_optimizer "actor") to 0 over the runner's max_iterations updates,
-    REPPO's ``anneal_lr`` (cvoelcker/reppo, off there by default). A resumed run continues its schedule."""
+    REPPO's ``anneal_lr`` (cvoelcker/reppo, off there by default; a resumed run continues its schedule); "adaptive"
+    (ours): rsl-rl PPO's adaptive schedule on the path KL as a brake on the actor's rate, per minibatch: ÷ 1.5 when
+    the minibatch's mean path KL exceeds 2ε, × 1.5 (up to learning_rate) when it is under ε/2."""
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

@@ -57,6 +57,13 @@ VARIANTS: dict[str, Variant] = {
     "actor_lr_3e-4": Variant(
         ("agent.algorithm.learning_rate=0.0003",), "step size: the actor's lr back to 3e-4 (the critic's stays)", "authors'",
     ),
+    "lr_adaptive": Variant(
+        ("agent.algorithm.lr_schedule=adaptive",),
+        "H9 trust-region escape: the actor's rate braked on the path KL (rsl-rl PPO's adaptive rule)", "ours",
+    ),
+    "steps_8_adaptive": Variant(
+        ("agent.num_steps_per_env=8", "agent.algorithm.lr_schedule=adaptive"), "H4 + H9: steps_8 and lr_adaptive", "ours",
+    ),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",

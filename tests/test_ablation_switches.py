@@ -7,7 +7,7 @@ import torch
 from test_static_update import rollout_alg
 from test_trudi_core import SMALL, runner_cfg
 from toy_envs import PointReach
-from trudi_isaac.algorithms.trudi import TruDi
+from trudi_isaac.algorithms.trudi import ADAPTIVE_MIN_LR, TruDi
 from trudi_isaac.agents.trudi_cfg import TruDiAlgorithmCfg
 from trudi_isaac.utils.config_checks import ConfigError
 
@@ -190,3 +190,33 @@ def test_lr_schedule_needs_the_runs_length_and_max_iterations_is_the_runners() -
         rollout_alg("split", runner={"max_iterations": None}, lr_schedule="linear")
     with pytest.raises(ConfigError, match="'max_iterations' is supplied by the runner.*set agent.max_iterations"):
         schedule_alg(max_iterations=10)
+
+
+def test_adaptive_lr_schedule_brakes_the_actor_on_the_path_kl() -> None:
+    """rsl-rl PPO's rule on each minibatch's path KL c̄ (before its step): ÷ 1.5 over 2ε, × 1.5 under ε/2 up to the
+    configured rate, never below ADAPTIVE_MIN_LR; the critic keeps its rate; the rate travels with the checkpoint."""
+    alg = schedule_alg(lr_schedule="adaptive", learning_rate=1e-3, dual_optimizer="actor")
+    actor_lr = alg.actor_optimizer.param_groups[0]["lr"]
+    assert isinstance(actor_lr, torch.Tensor)
+    eps = alg.trust_region_eps.item()
+    alg._brake_actor_rate(torch.tensor(3 * eps))
+    assert rates(alg) == pytest.approx((1e-3 / 1.5, 3e-4, 1e-3 / 1.5))
+    alg._brake_actor_rate(torch.tensor(eps))  # inside [ε/2, 2ε]: unchanged
+    assert rates(alg)[0] == pytest.approx(1e-3 / 1.5)
+    alg._brake_actor_rate(torch.tensor(0.1 * eps))
+    alg._brake_actor_rate(torch.tensor(0.1 * eps))
+    assert rates(alg)[0] == pytest.approx(1e-3)  # back up, capped at the configured rate
+    for _ in range(40):
+        alg._brake_actor_rate(torch.tensor(10 * eps))
+    assert rates(alg)[0] == pytest.approx(ADAPTIVE_MIN_LR)
+    alg = rollout_alg("split", lr_schedule="adaptive", learning_rate=1e-3, dual_optimizer="actor")  # actor moved off
+    alg.trust_region_eps = 1e-6  # every minibatch far over 2ε: the update brakes once per minibatch step
+    alg.update()
+    steps = alg.num_learning_epochs * alg.num_mini_batches
+    assert rates(alg)[:2] == pytest.approx((1e-3 / 1.5**steps, 3e-4))
+    assert alg.learning_rate == pytest.approx(1e-3 / 1.5**steps)
+    resumed = rollout_alg("split", lr_schedule="adaptive", learning_rate=1e-3, dual_optimizer="actor")
+    resumed.load(alg.save(), None, strict=True)
+    assert rates(resumed)[0] == pytest.approx(1e-3 / 1.5**steps)
+    resumed._brake_actor_rate(torch.tensor(0.0))  # still a tensor the step changes in place
+    assert rates(resumed)[0] == pytest.approx(1e-3 / 1.5 ** (steps - 1))

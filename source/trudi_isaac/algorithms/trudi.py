@@ -44,6 +44,10 @@ STEP_STATS = (
     "trust_region/entropy",
 )
 """What each minibatch step adds to the update's statistics (means over the steps are logged as ``Loss/<key>``)."""
+ADAPTIVE_LR_FACTOR = 1.5
+"""lr_schedule "adaptive": the factor a step's rate moves by (rsl-rl PPO's adaptive schedule)."""
+ADAPTIVE_MIN_LR = 1e-5
+"""lr_schedule "adaptive": the lowest rate the brake goes to (rsl-rl PPO's)."""
 
 
 class Duals(nn.Module):
@@ -172,33 +176,42 @@ class TruDi:
                 )
 
         # fused: one kernel per step instead of one per tensor (7x faster on a CPU thread for the critic);
-        # capturable on CUDA, with learning rates as device tensors, so that a CUDA graph can hold the steps
-        def optimizer_for(cls: type[torch.optim.Optimizer], params, lr: float) -> torch.optim.Optimizer:
+        # capturable on CUDA, with learning rates as device tensors, so that a CUDA graph can hold the steps (the
+        # adaptive schedule also keeps the actor's rate in a tensor on the CPU: the step changes it in place)
+        adaptive = lr_schedule == "adaptive"
+
+        def optimizer_for(cls: type[torch.optim.Optimizer], params, lr: float, tensor_lr: bool = False):
             if on_cuda:
                 return cls(params, lr=torch.tensor(lr, device=device), fused=True, capturable=True)
-            return cls(params, lr=lr, fused=True)
+            return cls(params, lr=torch.tensor(lr) if tensor_lr else lr, fused=True)
 
         optim = OPTIMIZERS[optimizer]
-        self.actor_optimizer = optimizer_for(optim, self.actor.parameters(), learning_rate)
+        self.actor_optimizer = optimizer_for(optim, self.actor.parameters(), learning_rate, adaptive)
         self.critic_optimizer = optimizer_for(optim, self.critic.parameters(), critic_learning_rate)
         # the duals get their own, larger step (TRUDI.md, "Pitfalls": at the actor's lr they barely move), or the
         # authors' step: the actor's optimizer, learning rate and clip (no weight decay: it would pull log α to 0)
         self.clip_duals = dual_optimizer == "actor"
         if self.clip_duals:
-            self.dual_optimizer = optimizer_for(optim, self.duals.parameters(), learning_rate)
+            self.dual_optimizer = optimizer_for(optim, self.duals.parameters(), learning_rate, adaptive)
             self.dual_optimizer.param_groups[0]["weight_decay"] = 0.0
         else:
             self.dual_optimizer = optimizer_for(torch.optim.Adam, self.duals.parameters(), dual_learning_rate)
-        # the step sizes' schedule over the run: "constant" (the authors' TruDi) or "linear", from the configured rates
-        # to 0 over the runner's max_iterations updates (REPPO's anneal_lr, cvoelcker/reppo); it moves the actor's and
-        # critic's rates, and the duals' where they share the actor's step (dual_optimizer "actor")
+        # the step sizes over the run (each rate with its configured value; the duals' only where they share the
+        # actor's step, dual_optimizer "actor"):
+        # * "constant" (the authors' TruDi);
+        # * "linear": actor and critic from the configured rates to 0 over the runner's max_iterations updates (REPPO's
+        #   anneal_lr, cvoelcker/reppo);
+        # * "adaptive" (ours): rsl-rl PPO's adaptive schedule on the path KL, as a brake on the actor's step (see
+        #   _brake_actor_rate): Adam's step has the same size whatever the loss, so the gate alone does not stop a
+        #   policy that the primary gradient on the states inside the bound drags past it (benchmarks/NOTES.md)
         self.lr_schedule = lr_schedule
         self.schedule_iterations = max_iterations
-        if lr_schedule != "constant" and not (isinstance(max_iterations, int) and max_iterations >= 1):
+        if lr_schedule == "linear" and not (isinstance(max_iterations, int) and max_iterations >= 1):
             raise ConfigError(f"lr_schedule '{lr_schedule}' needs the run's max_iterations >= 1, got {max_iterations!r}")
-        self._scheduled_rates = [(self.actor_optimizer, learning_rate), (self.critic_optimizer, critic_learning_rate)]
+        self._actor_rates = [(self.actor_optimizer, learning_rate)]
         if self.clip_duals:
-            self._scheduled_rates.append((self.dual_optimizer, learning_rate))
+            self._actor_rates.append((self.dual_optimizer, learning_rate))
+        self._scheduled_rates = self._actor_rates + [(self.critic_optimizer, critic_learning_rate)]
         self.num_updates = 0  # updates done (saved in checkpoints: a resumed run continues its schedule)
         # α's unit: 1 (α multiplies log π̂ in the normalized rewards' units) or 1 / reward scale ("raw": the units
         # of the task's rewards, for which the authors' α_0 = 0.01 is set); updated with the scale per rollout
@@ -359,6 +372,8 @@ class TruDi:
         stats["trust_region/alpha"] = self.duals.alpha.item()
         stats["trust_region/beta"] = self.duals.beta.item()
         stats["reward_scale"] = self.reward_normalizer.scale()
+        if self.lr_schedule == "adaptive":  # the rate the last step ended at (rsl-rl logs it as Loss/learning_rate)
+            self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
 
         spread_states = self.storage.actor_obs.flatten(0, 1)[: self.spread_num_states]
         self.actor.update_action_spread(spread_states)
@@ -376,7 +391,7 @@ class TruDi:
     def _schedule_learning_rates(self) -> None:
         """Set this update's step sizes: with ``lr_schedule`` "linear", rate · (1 − u / max_iterations) after u updates
         (0 past the schedule's end). Device-tensor rates (capturable optimizers) are filled in place."""
-        if self.lr_schedule == "constant":
+        if self.lr_schedule != "linear":
             return
         fraction = max(0.0, 1.0 - self.num_updates / self.schedule_iterations)
         for optimizer, rate in self._scheduled_rates:
@@ -395,6 +410,17 @@ class TruDi:
             average.lerp_(current, 1.0 - self.policy_ema)
         for average, current in zip(self.average_actor.buffers(), self.actor.buffers()):
             average.copy_(current)
+
+    def _brake_actor_rate(self, kl_mean: torch.Tensor) -> None:
+        """rsl-rl PPO's adaptive schedule on the path KL c̄ of this minibatch (before its step), as a brake: the actor's
+        rate (and the shared duals') ÷ 1.5 when c̄ > 2ε, × 1.5 when c̄ < ε/2, within [ADAPTIVE_MIN_LR, its configured
+        rate]. On the device, in place: no host sync, and a captured step holds it."""
+        eps = self.trust_region_eps
+        for optimizer, rate in self._actor_rates:
+            lr = optimizer.param_groups[0]["lr"]  # [] tensor
+            slower = (lr / ADAPTIVE_LR_FACTOR).clamp_min(min(ADAPTIVE_MIN_LR, rate))
+            faster = (lr * ADAPTIVE_LR_FACTOR).clamp_max(rate)
+            lr.copy_(torch.where(kl_mean > 2 * eps, slower, torch.where(kl_mean < 0.5 * eps, faster, lr)))
 
     def _size_step_inputs(self, rows: int) -> None:
         """Minibatches of ``rows`` transitions: (re)allocate the step's input buffers if their size differs."""
@@ -427,6 +453,8 @@ class TruDi:
         # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
         alpha = self.duals.alpha.detach() * self._alpha_unit
         actor_step = self.actor_loss(batch, alpha, self.duals.beta.detach(), self._noise)
+        if self.lr_schedule == "adaptive":
+            self._brake_actor_rate(actor_step.kl.mean())
         with record_function("trudi/actor_backward"):
             self._step(self.actor_optimizer, self.actor, actor_step.loss)
 
@@ -615,7 +643,7 @@ class TruDi:
             self.dual_optimizer.load_state_dict(optimizers["duals"])
             self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
             self.num_updates = int(loaded_dict.get("num_updates", 0))  # older checkpoints: the schedule restarts
-            if self.lr_schedule != "constant" and self.num_updates >= self.schedule_iterations:
+            if self.lr_schedule == "linear" and self.num_updates >= self.schedule_iterations:
                 print(f"[TruDi] warning: the checkpoint's {self.num_updates} updates reach the end of the linear lr "
                       f"schedule (max_iterations {self.schedule_iterations}): further updates take no step. Resume "
                       f"with agent.max_iterations at the run's total, or lr_schedule=constant.")  # fmt: skip

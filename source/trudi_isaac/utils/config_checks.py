@@ -121,7 +121,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
     "policy_ema": AVERAGING_DECAY,
-    "lr_schedule": one_of("constant", "linear"),
+    "lr_schedule": one_of("constant", "linear", "adaptive"),
 }
 
 _CHAIN_POLICY_RULES: dict[str, Rule] = {
