@@ -64,6 +64,10 @@ VARIANTS: dict[str, Variant] = {
     "steps_8_adaptive": Variant(
         ("agent.num_steps_per_env=8", "agent.algorithm.lr_schedule=adaptive"), "H4 + H9: steps_8 and lr_adaptive", "ours",
     ),
+    "steps_8_k2": Variant(
+        ("agent.num_steps_per_env=8", "agent.algorithm.entropy_target_k=2"),
+        "H4 + entropy: steps_8 with the entropy target H* = −2·A (k = 2)", "ours",
+    ),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",

@@ -12,7 +12,8 @@ equally), averaged over contexts: a policy that picks one peak per state has ent
 picks different peaks at different states.
 ``--bases`` adds runs with tasks' registered TruDi/REPPO configs (e.g. every classic-control task's) instead of this
 benchmark's own, and ``--entropy_k`` the entropy targets; the mean reward of the sampled actions (1 at a peak)
-is reported beside the mode shares.
+is reported beside the mode shares. ``--seeds`` trains each config once per seed; a config's row is the mean over
+its seeds (each seed's statistics are kept under ``per_seed``).
 Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
 """
 
@@ -156,6 +157,15 @@ def mode_stats(actions: torch.Tensor) -> dict:
     }
 
 
+def mean_stats(per_seed: list[dict]) -> dict:
+    """The seeds' mean of each statistic of :func:`mode_stats` (per peak for the shares near each peak)."""
+    keys = ("mode_entropy", "modes_covered", "near_any", "mean_reward")
+    mean = {key: sum(s[key] for s in per_seed) / len(per_seed) for key in keys}
+    peaks = per_seed[0]["fraction_near_peak"]
+    mean["fraction_near_peak"] = {m: sum(s["fraction_near_peak"][m] for s in per_seed) / len(per_seed) for m in peaks}
+    return mean
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
@@ -166,7 +176,7 @@ def main() -> int:
     parser.add_argument("--bases", nargs="+", default=[DEFAULT_BASE],
                         help=f"TruDi/REPPO configs: '{DEFAULT_BASE}' (this benchmark's) and/or tasks whose registered "
                              "config to use, e.g. Isaac-Cartpole Isaac-Cartpole-Direct")  # fmt: skip
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
@@ -178,16 +188,21 @@ def main() -> int:
             for algo in args.algos for base in ([DEFAULT_BASE] if algo == "ppo" else args.bases)
             for k in ([None] if algo == "ppo" else args.entropy_k)]  # fmt: skip
     for algo, k, base in runs:
-        torch.manual_seed(args.seed)
-        env = TwoPeaks(args.num_envs, seed=args.seed)
-        runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
-        runner.learn(args.iterations)
-        actions = sample_actions(runner, contexts, 512)
         name = algo if k is None else f"{algo} (k={k:g})" + ("" if base == DEFAULT_BASE else f" [{base}]")
-        stats = {"algo": name, "config": base, "entropy_k": k, **mode_stats(actions), "actions": actions.tolist()}
-        print(json.dumps({key: v for key, v in stats.items() if key != "actions"}), flush=True)
+        per_seed, samples = [], []
+        for seed in args.seeds:
+            torch.manual_seed(seed)
+            env = TwoPeaks(args.num_envs, seed=seed)
+            runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
+            runner.learn(args.iterations)
+            actions = sample_actions(runner, contexts, 512)  # [C, S]
+            per_seed.append({"seed": seed, **mode_stats(actions)})
+            samples.append(actions)
+            print(json.dumps({"algo": name, **per_seed[-1]}), flush=True)
+        stats = {"algo": name, "config": base, "entropy_k": k, "seeds": args.seeds, **mean_stats(per_seed),
+                 "per_seed": per_seed, "actions": torch.cat(samples, 1).tolist()}  # fmt: skip
         results.append(stats)
-        histograms[name] = actions.flatten()
+        histograms[name] = torch.cat(samples, 1).flatten()
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python benchmarks/multimodal.py " + " ".join(sys.argv[1:])
     (args.out / "multimodal.json").write_text(json.dumps({"command": command, "iterations": args.iterations,

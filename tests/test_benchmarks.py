@@ -62,10 +62,13 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
     _run("benchmarks/multimodal.py", "--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(tmp_path),
-         "--algos", "ppo", "trudi", "--bases", "own", "Isaac-Cartpole")  # fmt: skip
+         "--algos", "ppo", "trudi", "--bases", "own", "Isaac-Cartpole", "--seeds", "0", "1")  # fmt: skip
     report = json.loads((tmp_path / "multimodal.json").read_text())
     assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (k=1) [Isaac-Cartpole]"]
     assert all(0.0 <= r["mean_reward"] <= 1.0 for r in report["results"])
+    for r in report["results"]:  # a row is the mean over its seeds
+        assert [s["seed"] for s in r["per_seed"]] == [0, 1]
+        assert r["mean_reward"] == pytest.approx(sum(s["mean_reward"] for s in r["per_seed"]) / 2)
     assert (tmp_path / "multimodal.png").is_file()
 
 
