@@ -10,9 +10,10 @@ through ``run_grid.py`` at the task's study budget (Isaac-Cartpole: 3 seeds, 614
 finished runs are skipped, so an interrupted study resumes where it stopped. ``summarize.py`` tables them
 (return at 25/50/100 % of the budget, final episode length, α, over-bound fraction) beside the main grid's
 TruDi runs (``benchmarks/results/<task>/trudi_s*.json``). Two variants at a time, one per core: ``--jobs 2``.
-A variant is its overrides on the config registered when it runs: the committed Cartpole and Ant runs were made on
-that of 23db601 (lr 3e-4); classic control's registered lr is 1e-3 since (the ``lr_1e-3`` finding), so a new
-Cartpole variant run today stacks on it.
+A variant is its overrides on the config registered when it runs: the first Cartpole and Ant runs were made on
+that of 23db601 (lr 3e-4); classic control's registered lr is 1e-3 since session 5 (the ``lr_1e-3`` finding), so the
+Cartpole variants of session 8 (``lr_linear`` … ``steps_8_k2``) stack on it; since session 8 classic control's TruDi
+also has 8-step rollouts and k = 2 (the ``steps_8_k2`` finding), and a Cartpole variant run today stacks on those.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "Isaac-Cartpole": Budget(seeds=(0, 1, 2), env_steps=614_400, steps_per_env=16, eval_every=10),
+    "Isaac-Cartpole": Budget(seeds=(0, 1, 2), env_steps=614_400, steps_per_env=8, eval_every=20),
     "Isaac-Ant": Budget(seeds=(0, 1), env_steps=1_048_576, steps_per_env=32, eval_every=16),
 }
 NUM_ENVS = 256

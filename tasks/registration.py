@@ -58,7 +58,8 @@ def check_derivable(task: str, ppo: RslRlOnPolicyRunnerCfg) -> None:
 
 def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) -> TruDiRunnerCfg:
     """The task's PPO runner config carried over to TruDi: observation groups, steps per env, iterations,
-    save interval, clip actions, seed, experiment name + suffix; the rest from the task's family."""
+    save interval, clip actions, seed, experiment name + suffix; the rest from the task's family (its TruDi-only
+    settings for the TruDi agent)."""
     ppo = task_ppo_cfg(task)
     check_derivable(task, ppo)
     family = task_family(task)
@@ -69,9 +70,10 @@ def derive_runner_cfg(task: str, runner_cls: type[TruDiRunnerCfg], suffix: str) 
             setattr(cfg, name, copy.deepcopy(value))
     cfg.experiment_name = ppo.experiment_name + suffix
     cfg.algorithm.gamma = family.gamma
-    for path, value in family.overrides.items():
-        section, name = path.rsplit(".", 1)
-        setattr(attrgetter(section)(cfg), name, copy.deepcopy(value))
+    overrides = family.overrides | ({} if issubclass(runner_cls, ReppoRunnerCfg) else family.trudi_overrides)
+    for path, value in overrides.items():
+        section, _, name = path.rpartition(".")  # "" for a runner field, e.g. "num_steps_per_env"
+        setattr(attrgetter(section)(cfg) if section else cfg, name, copy.deepcopy(value))
     return cfg
 
 

@@ -182,7 +182,10 @@ def test_ablation_lists_variants_and_composes_runs() -> None:
             assert abs(iterations * steps * ablation.NUM_ENVS - budget.env_steps) < steps * ablation.NUM_ENVS
             assert cmd[-len(variant.overrides) :] == list(variant.overrides)
     from trudi_isaac.agents.trudi_cfg import TruDiRunnerCfg  # noqa: PLC0415
+    from trudi_isaac.tasks.registration import derive_runner_cfg  # noqa: PLC0415
 
+    for task, budget in ablation.BUDGETS.items():  # the study's rollout length is the registered one
+        assert derive_runner_cfg(task, TruDiRunnerCfg, "_trudi").num_steps_per_env == budget.steps_per_env
     cfg = TruDiRunnerCfg()
     for variant in ablation.VARIANTS.values():  # each override names an existing field
         for override in variant.overrides:
