@@ -247,15 +247,20 @@ def area_under_curve(run: dict) -> float:
     return area / (steps[-1] - steps[0])
 
 
+def gaps_from_half_budget(trudi: list[dict], ppo: list[dict], budget: float) -> dict[int, float]:
+    """TruDi's mean return minus PPO's at each of TruDi's checkpoints from half the budget on."""
+    checkpoints = sorted({p["env_steps"] for p in trudi[0]["curve"] if budget / 2 <= p["env_steps"] <= budget})
+    return {s: mean_return_at(trudi, s) - mean_return_at(ppo, s) for s in checkpoints}
+
+
 def study_targets(grid: str, ppo: list[dict], trudi: list[dict]) -> list[str]:
     """Issue 11's targets: on Isaac-Cartpole TruDi's mean ≥ PPO's at every checkpoint from half the budget on; on
     Isaac-Ant its mean area under the curve ≥ PPO's (the final return is the line above)."""
     budget = min(r["curve"][-1]["env_steps"] for r in ppo + trudi)
     seeds = f"{len(trudi)} vs {len(ppo)} seeds"
     if ppo[0]["task"] == "Isaac-Cartpole":
-        checkpoints = sorted({p["env_steps"] for p in trudi[0]["curve"] if budget / 2 <= p["env_steps"] <= budget})
-        gaps = {s: mean_return_at(trudi, s) - mean_return_at(ppo, s) for s in checkpoints}
-        worst = min(gaps, key=gaps.get)
+        gaps = gaps_from_half_budget(trudi, ppo, budget)
+        checkpoints, worst = sorted(gaps), min(gaps, key=gaps.get)
         return [f"| TruDi mean det. return ≥ PPO's at every checkpoint from half the budget on ({seeds}, "
                 f"{len(checkpoints)} checkpoints) | {grid} | worst at {worst:,} steps: {mean_return_at(trudi, worst):.2f} vs "
                 f"{mean_return_at(ppo, worst):.2f} | {status(gaps[worst] >= 0)} |"]  # fmt: skip
@@ -331,9 +336,12 @@ def late_mean(values: list[float], upto: int) -> float:
     return statistics.mean(values[-max(1, int(LATE_FRACTION * len(values))) :])
 
 
-def ablation_row(name: str, whose: str, runs: list[dict], budget: int) -> str:
-    """Return at 25/50/100 % of the budget, final episode length, and (TruDi) α, over-bound fraction, entropy cost."""
+def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list[dict]) -> str:
+    """Return at 25/50/100 % of the budget, checkpoints from half the budget at or above PPO's mean, final episode
+    length, and (TruDi) α, over-bound fraction, entropy cost."""
     cells = [mean_sd([return_at(r, f * budget) for r in runs]) for f in (0.25, 0.5, 1.0)]
+    gaps = gaps_from_half_budget(runs, ppo, budget) if ppo and runs is not ppo else {}
+    cells.append(f"{sum(g >= 0 for g in gaps.values())}/{len(gaps)}" if gaps else "–")
     cells.append(f"{statistics.mean(checkpoint_at(r, budget)['length'] for r in runs):.0f}")
     iters = [budget // (r["num_envs"] * r["num_steps_per_env"]) for r in runs]
     region = [(r.get("trust_region"), n) for r, n in zip(runs, iters)]
@@ -352,11 +360,15 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
     from ablation import BUDGETS, VARIANTS, grid_command  # noqa: PLC0415
 
     lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
-             "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the final checkpoint's episode length,",
+             "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the checkpoints from half the budget",
+             "on at which the variant's mean is at or above PPO's (`k/n`; issue 11's Cartpole target is n/n), the final",
+             "checkpoint's episode length,",
              f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
              "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `main grid`",
              "and `ppo` are the main grid's runs (`benchmarks/results/<task>/`, TruDi as registered at 23db601: lr 3e-4),",
-             "cut at the study budget. Every variant is that config with one change.", ""]  # fmt: skip
+             "cut at the study budget. Every variant is the config registered when it ran with its overrides: that of",
+             "23db601 for the first Cartpole variants and every Ant one; classic control's lr 1e-3 (session 5) under the",
+             "Cartpole variants of session 8 (`lr_linear` on; compare them with `lr_1e-3`, which is that config).", ""]  # fmt: skip
     for task, budget in BUDGETS.items():
         runs = {name: [json.loads(p.read_text()) for p in sorted((results / "ablation" / task).glob(f"trudi_s*_{name}.json"))]
                 for name in VARIANTS}  # fmt: skip
@@ -365,14 +377,16 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
             continue
         main = grids.get(task, {})
         lines += [f"### {task}: {budget.env_steps:,} env steps, 256 envs", "",
-                  "| variant | whose | seeds | return @25 % | @50 % | @100 % | final ep. length | α | over-bound | entropy cost |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| variant | whose | seeds | return @25 % | @50 % | @100 % | ≥ PPO from 50 % | final ep. length | α "
+                  "| over-bound | entropy cost |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+        ppo = main.get("ppo", [])
         for name, whose in (("ppo", "stock"), (MAIN_ROW, "ours")):
             reference = main.get("trudi" if name == MAIN_ROW else name, [])
             if reference:
-                lines.append(ablation_row(name, whose, reference, budget.env_steps))
+                lines.append(ablation_row(name, whose, reference, budget.env_steps, ppo))
         for name, rs in runs.items():
-            lines.append(ablation_row(name, VARIANTS[name].whose, rs, budget.env_steps))
+            lines.append(ablation_row(name, VARIANTS[name].whose, rs, budget.env_steps, ppo))
         lines += ["", "Variants: " + "; ".join(f"`{n}`: {VARIANTS[n].hypothesis} (`{' '.join(VARIANTS[n].overrides)}`)"
                                              for n in runs), ""]  # fmt: skip
         example = " ".join(grid_command(task, next(iter(runs)), budget.seeds[0])[1:]).replace(str(BENCH.parent) + "/", "")
