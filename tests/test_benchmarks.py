@@ -38,16 +38,18 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
               "--tag", "_smoke", "--results", str(results), "--eval_envs", "4", "--eval_episodes", "4")  # fmt: skip
     _run(*finals)
     records = [json.loads(line) for line in (results / "final_policies.jsonl").read_text().splitlines()]
+    steps = {a: json.loads((results / "Isaac-Cartpole" / f"{a}_s0_smoke.json").read_text())["num_steps_per_env"]
+             for a in ("ppo", "trudi")}  # fmt: skip
     assert {(r["algo"], r["policy"]) for r in records} == {("ppo", "stochastic"), ("trudi", "ode_from_prior"),
                                                           ("trudi", "stochastic")}  # fmt: skip
-    assert all(r["iteration"] == 0 and r["env_steps"] == 16 * 16 for r in records)  # Cartpole: 16 steps per env
+    assert all(r["iteration"] == 0 and r["env_steps"] == 16 * steps[r["algo"]] for r in records)  # 16 envs
     assert _run(*finals).stdout.count("return") == 0  # done before: nothing re-evaluated
     study = results / "ablation" / "Isaac-Cartpole"  # a study run: the smoke run's JSON stands in for a variant's
     study.mkdir(parents=True)
     (study / "trudi_s0_alpha_raw.json").write_text((results / "Isaac-Cartpole" / "trudi_s0_smoke.json").read_text())
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
-    assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary
+    assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary and "≥ PPO from 50 %" in summary
     assert (results / "ablation" / "Isaac-Cartpole_ablation.png").is_file()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
     assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
@@ -69,6 +71,9 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     for r in report["results"]:  # a row is the mean over its seeds
         assert [s["seed"] for s in r["per_seed"]] == [0, 1]
         assert r["mean_reward"] == pytest.approx(sum(s["mean_reward"] for s in r["per_seed"]) / 2)
+    _run("benchmarks/summarize.py", "--results", str(tmp_path), "--out", str(tmp_path / "RESULTS.md"))
+    rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| trudi (k=1)")]
+    assert len(rows) == 2 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
     assert (tmp_path / "multimodal.png").is_file()
 
 
