@@ -23,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RUN_CACHE = Path(__file__).resolve().parent / ".runs" / "multimodal"  # one file per finished run and seed
 PEAKS = (-0.6, 0.6)
 PEAK_WIDTH = 0.1
 NEAR_PEAK = 0.2
@@ -166,6 +168,12 @@ def mean_stats(per_seed: list[dict]) -> dict:
     return mean
 
 
+def run_file_name(name: str, seed: int, iterations: int, num_envs: int, steps: int) -> str:
+    """File caching one finished run's sampled actions, so an interrupted invocation resumes where it stopped."""
+    slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", name).strip("_")
+    return f"{slug}_s{seed}_it{iterations}_n{num_envs}_st{steps}.json"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
@@ -178,6 +186,8 @@ def main() -> int:
                              "config to use, e.g. Isaac-Cartpole Isaac-Cartpole-Direct")  # fmt: skip
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--cache", type=Path, default=RUN_CACHE,
+                        help="finished runs' sampled actions; a rerun reads them instead of training (delete to retrain)")
     args = parser.parse_args()
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
 
@@ -191,11 +201,17 @@ def main() -> int:
         name = algo if k is None else f"{algo} (k={k:g})" + ("" if base == DEFAULT_BASE else f" [{base}]")
         per_seed, samples = [], []
         for seed in args.seeds:
-            torch.manual_seed(seed)
-            env = TwoPeaks(args.num_envs, seed=seed)
-            runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
-            runner.learn(args.iterations)
-            actions = sample_actions(runner, contexts, 512)  # [C, S]
+            cache = args.cache / run_file_name(name, seed, args.iterations, args.num_envs, args.steps)
+            if cache.exists():  # finished in an earlier, interrupted invocation
+                actions = torch.tensor(json.loads(cache.read_text())["actions"])
+            else:
+                torch.manual_seed(seed)
+                env = TwoPeaks(args.num_envs, seed=seed)
+                runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
+                runner.learn(args.iterations)
+                actions = sample_actions(runner, contexts, 512)  # [C, S]
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps({"algo": name, "seed": seed, "actions": actions.tolist()}))
             per_seed.append({"seed": seed, **mode_stats(actions)})
             samples.append(actions)
             print(json.dumps({"algo": name, **per_seed[-1]}), flush=True)
@@ -217,7 +233,8 @@ def plot(histograms: dict[str, torch.Tensor], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    fig, axes = plt.subplots(len(histograms), 1, figsize=(6, 1.6 * len(histograms)), sharex=True)
+    fig, axes = plt.subplots(len(histograms), 1, figsize=(6, 1.6 * len(histograms)), sharex=True, squeeze=False)
+    axes = axes[:, 0]  # [rows]
     for ax, (name, actions) in zip(axes, histograms.items()):
         ax.hist(actions.numpy(), bins=80, range=(-1, 1), color="tab:blue")
         for m in PEAKS:

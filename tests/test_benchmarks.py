@@ -63,18 +63,29 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
 def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
-    _run("benchmarks/multimodal.py", "--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(tmp_path),
-         "--algos", "ppo", "trudi", "--bases", "own", "Isaac-Cartpole", "--seeds", "0", "1")  # fmt: skip
-    report = json.loads((tmp_path / "multimodal.json").read_text())
+    results = tmp_path / "results"
+    args = ("--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(results), "--cache", str(tmp_path / "cache"),
+            "--bases", "own", "Isaac-Cartpole")  # fmt: skip
+    _run("benchmarks/multimodal.py", *args, "--algos", "ppo", "trudi", "--seeds", "0", "1")
+    report = json.loads((results / "multimodal.json").read_text())
     assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (k=1) [Isaac-Cartpole]"]
     assert all(0.0 <= r["mean_reward"] <= 1.0 for r in report["results"])
     for r in report["results"]:  # a row is the mean over its seeds
         assert [s["seed"] for s in r["per_seed"]] == [0, 1]
         assert r["mean_reward"] == pytest.approx(sum(s["mean_reward"] for s in r["per_seed"]) / 2)
-    _run("benchmarks/summarize.py", "--results", str(tmp_path), "--out", str(tmp_path / "RESULTS.md"))
+    _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| trudi (k=1)")]
     assert len(rows) == 2 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
-    assert (tmp_path / "multimodal.png").is_file()
+    assert (results / "multimodal.png").is_file()
+    cached = sorted((tmp_path / "cache").glob("*.json"))
+    assert len(cached) == 6  # 3 runs x 2 seeds: an interrupted invocation resumes from them
+    planted = tmp_path / "cache" / "ppo_s1_it1_n16_st8.json"
+    actions = json.loads(planted.read_text())["actions"]
+    planted.write_text(json.dumps({"actions": [[0.6] * len(row) for row in actions]}))
+    _run("benchmarks/multimodal.py", *args[:-3], "--algos", "ppo", "--seeds", "0", "1")
+    ppo = json.loads((results / "multimodal.json").read_text())["results"][0]
+    assert ppo["per_seed"][0] == report["results"][0]["per_seed"][0]  # seed 0 read back unchanged
+    assert ppo["per_seed"][1]["fraction_near_peak"]["0.6"] == 1.0  # seed 1 read from the planted file, not retrained
 
 
 def test_compile_probe_runs(tmp_path: Path) -> None:
