@@ -11,8 +11,8 @@ per context, the fraction of actions near each peak and the mode entropy (0 = on
 equally), averaged over contexts: a policy that picks one peak per state has entropy 0, even if it
 picks different peaks at different states.
 ``--bases`` adds runs with tasks' registered TruDi/REPPO configs (e.g. every classic-control task's) instead of this
-benchmark's own, and ``--entropy_k`` the entropy targets; the mean reward of the sampled actions (1 at a peak)
-is reported beside the mode shares. ``--seeds`` trains each config once per seed; a config's row is the mean over
+benchmark's own, and ``--entropy_k`` the entropy targets (``registered``: keep the config's own); the mean reward of
+the sampled actions (1 at a peak) and their entropy are reported beside the mode shares. ``--seeds`` trains each config once per seed; a config's row is the mean over
 its seeds (each seed's statistics are kept under ``per_seed``).
 Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
 """
@@ -41,6 +41,10 @@ NEAR_PEAK = 0.2
 """An action counts for a peak when it lies within this distance of it."""
 MODE_SHARE = 0.1
 """A peak counts as covered at a state when at least this fraction of the samples there are near it."""
+ENTROPY_BIN = 0.02
+"""Bin width of the histogram that estimates the sampled actions' entropy (nats) on [-1, 1]."""
+REGISTERED_K = "registered"
+"""``--entropy_k`` entry that keeps the config's own entropy target."""
 DEFAULT_BASE = "own"
 """``--bases`` entry for this benchmark's own TruDi/REPPO config (the others name tasks whose registered config is used)."""
 
@@ -68,19 +72,22 @@ class TwoPeaks(VecEnv):
         return self.get_observations(), reward, dones, {"time_outs": torch.zeros_like(dones)}
 
 
-def registered_cfg(task: str, algo: str, steps: int, k: float) -> dict:
-    """``task``'s registered TruDi/REPPO runner config, on TwoPeaks' observation group, with entropy target −k·A."""
+def registered_cfg(task: str, algo: str, steps: int, k: float | None) -> dict:
+    """``task``'s registered TruDi/REPPO runner config, on TwoPeaks' observation group, with entropy target −k·A
+    (``k`` None: the registered target)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from agent_cfgs import from_registry  # noqa: PLC0415
 
     cfg = from_registry(task, algo, "cpu")
     cfg |= {"num_steps_per_env": steps, "save_interval": 10**9, "obs_groups": {"actor": ["policy"], "critic": ["policy"]}}
-    cfg["algorithm"]["entropy_target_k"] = k
+    if k is not None:
+        cfg["algorithm"]["entropy_target_k"] = k
     return cfg
 
 
-def runner_cfg(algo: str, steps: int, k: float, base: str = DEFAULT_BASE) -> dict:
-    """The runner config of one run: this benchmark's own (``base`` = "own") or a task's registered one."""
+def runner_cfg(algo: str, steps: int, k: float | None, base: str = DEFAULT_BASE) -> dict:
+    """The runner config of one run: this benchmark's own (``base`` = "own") or a task's registered one; ``k`` None
+    keeps the config's entropy target."""
     from isaaclab.utils import class_to_dict  # noqa: PLC0415
 
     if algo != "ppo" and base != DEFAULT_BASE:
@@ -114,7 +121,8 @@ def runner_cfg(algo: str, steps: int, k: float, base: str = DEFAULT_BASE) -> dic
         from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
 
         cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)(num_steps_per_env=steps, save_interval=10**9)
-        cfg.algorithm.entropy_target_k = k
+        if k is not None:
+            cfg.algorithm.entropy_target_k = k
         cfg.algorithm.critic_learning_rate = 1e-3
     cfg.device = "cpu"
     d = class_to_dict(cfg)
@@ -145,27 +153,48 @@ def mode_stats(actions: torch.Tensor) -> dict:
 
     ``mode_entropy``: entropy of the peak choice among near-peak samples, in units of log 2
     (0 = one mode at that state, 1 = both equally); ``modes_covered``: peaks holding ≥ 10 % of the
-    samples; ``near_any``: the fraction of samples near some peak (how concentrated the policy is).
+    samples; ``near_any``: the fraction of samples near some peak (how concentrated the policy is); ``action_entropy``:
+    the samples' differential entropy in nats, from a histogram of ``ENTROPY_BIN``-wide bins (what the entropy target
+    leaves: two Gaussian modes of width σ have log 2 + ½ log(2πe σ²)).
     """
     near = torch.stack([((actions - m).abs() < NEAR_PEAK).float().mean(1) for m in PEAKS], dim=1)  # [C, peaks]
     probs = near / near.sum(1, keepdim=True).clamp_min(1e-12)  # [C, peaks]
     entropy = -(probs * probs.clamp_min(1e-12).log()).sum(1) / math.log(len(PEAKS))  # [C]
+    bins = torch.stack([torch.histc(row, bins=round(2 / ENTROPY_BIN), min=-1, max=1) for row in actions])  # [C, bins]
+    p = bins / actions.shape[1]
+    action_entropy = -(p * p.clamp_min(1e-12).log()).sum(1) + math.log(ENTROPY_BIN)  # [C]
     return {
         "mode_entropy": entropy.mean().item(),
         "modes_covered": (near >= MODE_SHARE).float().sum(1).mean().item(),
         "near_any": near.sum(1).mean().item(),
         "fraction_near_peak": dict(zip(map(str, PEAKS), near.mean(0).tolist())),
         "mean_reward": peak_reward(actions).mean().item(),
+        "action_entropy": action_entropy.mean().item(),
     }
 
 
 def mean_stats(per_seed: list[dict]) -> dict:
     """The seeds' mean of each statistic of :func:`mode_stats` (per peak for the shares near each peak)."""
-    keys = ("mode_entropy", "modes_covered", "near_any", "mean_reward")
+    keys = ("mode_entropy", "modes_covered", "near_any", "mean_reward", "action_entropy")
     mean = {key: sum(s[key] for s in per_seed) / len(per_seed) for key in keys}
     peaks = per_seed[0]["fraction_near_peak"]
     mean["fraction_near_peak"] = {m: sum(s["fraction_near_peak"][m] for s in per_seed) / len(per_seed) for m in peaks}
     return mean
+
+
+def entropy_k(text: str) -> float | None:
+    """``--entropy_k`` entry: a positive k, or ``registered`` (None: the config's own target)."""
+    if text == REGISTERED_K:
+        return None
+    k = float(text)
+    if not k > 0:
+        raise argparse.ArgumentTypeError(f"entropy_k must be > 0 or '{REGISTERED_K}', got {text}")
+    return k
+
+
+def k_label(k: float | None) -> str:
+    """A run's entropy target as its name shows it."""
+    return "registered k" if k is None else f"k={k:g}"
 
 
 def run_file_name(name: str, seed: int, iterations: int, num_envs: int, steps: int) -> str:
@@ -180,7 +209,8 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--num_envs", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--entropy_k", type=float, nargs="+", default=[4.0, 2.0, 1.0, 0.5], help="TruDi/REPPO targets −k·A.")
+    parser.add_argument("--entropy_k", type=entropy_k, nargs="+", default=[4.0, 2.0, 1.0, 0.5],
+                        help=f"TruDi/REPPO targets −k·A; '{REGISTERED_K}' keeps the config's own")
     parser.add_argument("--bases", nargs="+", default=[DEFAULT_BASE],
                         help=f"TruDi/REPPO configs: '{DEFAULT_BASE}' (this benchmark's) and/or tasks whose registered "
                              "config to use, e.g. Isaac-Cartpole Isaac-Cartpole-Direct")  # fmt: skip
@@ -198,7 +228,7 @@ def main() -> int:
             for algo in args.algos for base in ([DEFAULT_BASE] if algo == "ppo" else args.bases)
             for k in ([None] if algo == "ppo" else args.entropy_k)]  # fmt: skip
     for algo, k, base in runs:
-        name = algo if k is None else f"{algo} (k={k:g})" + ("" if base == DEFAULT_BASE else f" [{base}]")
+        name = algo if algo == "ppo" else f"{algo} ({k_label(k)})" + ("" if base == DEFAULT_BASE else f" [{base}]")
         per_seed, samples = [], []
         for seed in args.seeds:
             cache = args.cache / run_file_name(name, seed, args.iterations, args.num_envs, args.steps)
@@ -207,7 +237,7 @@ def main() -> int:
             else:
                 torch.manual_seed(seed)
                 env = TwoPeaks(args.num_envs, seed=seed)
-                runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k or 0.0, base), log_dir=None, device="cpu")
+                runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k, base), log_dir=None, device="cpu")
                 runner.learn(args.iterations)
                 actions = sample_actions(runner, contexts, 512)  # [C, S]
                 cache.parent.mkdir(parents=True, exist_ok=True)

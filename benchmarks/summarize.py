@@ -135,27 +135,36 @@ MODE_REWARD_TARGET = 0.5
 
 
 def multimodal_section(results: Path) -> list[str]:
-    path = results / "multimodal.json"
-    if not path.exists():
-        return []
-    report = json.loads(path.read_text())
-    lines = ["## Multimodality (TwoPeaks: two equally good actions)", "",
-             "| policy | seeds | mode entropy per state (0 = one mode, 1 = both) | modes covered per state "
-             "| samples near a peak | near each peak (−0.6 / +0.6) | mean reward (peak 1) | target |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    """``multimodal.py``'s tables: ``results/multimodal.json`` and one subsection per ``results/multimodal_*/``."""
+    reports = [results / "multimodal.json"] + sorted(results.glob("multimodal_*/multimodal.json"))
+    lines = []
+    for path in filter(Path.exists, reports):
+        heading = f"### {path.parent.name}" if path.parent != results else ""
+        lines += multimodal_table(json.loads(path.read_text()), path.parent.relative_to(results.parent), heading)
+    return ["## Multimodality (TwoPeaks: two equally good actions)", ""] + lines if lines else []
+
+
+def multimodal_table(report: dict, folder: Path, heading: str) -> list[str]:
+    """One ``multimodal.json``'s table, with the target per TruDi row and its plot (``folder``: beside RESULTS.md)."""
+    lines = [heading, ""] if heading else []
+    lines += ["| policy | seeds | mode entropy per state (0 = one mode, 1 = both) | modes covered per state "
+              "| samples near a peak | near each peak (−0.6 / +0.6) | action entropy (nats) | mean reward (peak 1) "
+              "| target |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in report["results"]:
         shares = " / ".join(f"{v:.2f}" for v in r["fraction_near_peak"].values())
         reward = f"{r['mean_reward']:.2f}" if "mean_reward" in r else "–"
+        action_entropy = f"{r['action_entropy']:.2f}" if "action_entropy" in r else "–"
         target = "–"
         if r["algo"].startswith("trudi") and "mean_reward" in r:
             met = min(r["fraction_near_peak"].values()) >= MODE_SHARE_TARGET and r["mean_reward"] > MODE_REWARD_TARGET
             target = status(met)
         lines.append(f"| {r['algo']} | {len(r.get('seeds', [0]))} | {r['mode_entropy']:.2f} | {r['modes_covered']:.2f} "
-                     f"| {r['near_any']:.2f} | {shares} | {reward} | {target} |")  # fmt: skip
+                     f"| {r['near_any']:.2f} | {shares} | {action_entropy} | {reward} | {target} |")  # fmt: skip
     lines += ["", f"{report['iterations']} iterations × {report['num_envs']} envs; means over the seeds. Target (TruDi, "
               f"issue 11): ≥ {MODE_SHARE_TARGET:.0%} of the samples near each peak and a mean reward above "
               f"{MODE_REWARD_TARGET}. `[task]`: that task's registered config. Command: `{report['command']}`", "",
-              f"![]({results.name}/multimodal.png)", ""]  # fmt: skip
+              f"![]({folder}/multimodal.png)", ""]  # fmt: skip
     return lines
 
 

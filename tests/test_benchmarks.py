@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -64,21 +65,22 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
     results = tmp_path / "results"
-    args = ("--iterations", "1", "--num_envs", "16", "--entropy_k", "1", "--out", str(results), "--cache", str(tmp_path / "cache"),
+    args = ("--iterations", "1", "--num_envs", "16", "--out", str(results), "--cache", str(tmp_path / "cache"),
             "--bases", "own", "Isaac-Cartpole")  # fmt: skip
-    _run("benchmarks/multimodal.py", *args, "--algos", "ppo", "trudi", "--seeds", "0", "1")
+    _run("benchmarks/multimodal.py", *args, "--algos", "ppo", "trudi", "--seeds", "0", "1", "--entropy_k", "1", "registered")
     report = json.loads((results / "multimodal.json").read_text())
-    assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (k=1) [Isaac-Cartpole]"]
+    assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (registered k)", "trudi (k=1) [Isaac-Cartpole]",
+                                                      "trudi (registered k) [Isaac-Cartpole]"]  # fmt: skip
     assert all(0.0 <= r["mean_reward"] <= 1.0 for r in report["results"])
     for r in report["results"]:  # a row is the mean over its seeds
         assert [s["seed"] for s in r["per_seed"]] == [0, 1]
         assert r["mean_reward"] == pytest.approx(sum(s["mean_reward"] for s in r["per_seed"]) / 2)
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
-    rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| trudi (k=1)")]
-    assert len(rows) == 2 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
+    rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| trudi (")]
+    assert len(rows) == 4 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
     assert (results / "multimodal.png").is_file()
     cached = sorted((tmp_path / "cache").glob("*.json"))
-    assert len(cached) == 6  # 3 runs x 2 seeds: an interrupted invocation resumes from them
+    assert len(cached) == 10  # 5 runs x 2 seeds: an interrupted invocation resumes from them
     planted = tmp_path / "cache" / "ppo_s1_it1_n16_st8.json"
     actions = json.loads(planted.read_text())["actions"]
     planted.write_text(json.dumps({"actions": [[0.6] * len(row) for row in actions]}))
@@ -86,6 +88,24 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     ppo = json.loads((results / "multimodal.json").read_text())["results"][0]
     assert ppo["per_seed"][0] == report["results"][0]["per_seed"][0]  # seed 0 read back unchanged
     assert ppo["per_seed"][1]["fraction_near_peak"]["0.6"] == 1.0  # seed 1 read from the planted file, not retrained
+    assert ppo["per_seed"][1]["action_entropy"] == pytest.approx(math.log(0.02), abs=1e-5)  # all in one 0.02 bin
+    bad = subprocess.run([sys.executable, "benchmarks/multimodal.py", "--entropy_k", "0"], cwd=REPO, env=ENV,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and "entropy_k must be > 0 or 'registered'" in bad.stderr
+
+
+def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
+    """The histogram estimate recovers log 2 + ½ log(2πe σ²) for two separated modes of width σ."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from multimodal import PEAKS, mode_stats  # noqa: PLC0415
+
+    sigma, generator = 0.05, torch.Generator().manual_seed(0)
+    modes = torch.tensor(PEAKS)[torch.randint(0, 2, (4, 20000), generator=generator)]  # [C, S]
+    actions = modes + sigma * torch.randn(4, 20000, generator=generator)
+    expected = math.log(2) + 0.5 * math.log(2 * math.pi * math.e * sigma**2)
+    stats = mode_stats(actions)
+    assert stats["action_entropy"] == pytest.approx(expected, abs=0.02)
+    assert stats["mode_entropy"] == pytest.approx(1.0, abs=0.01) and stats["modes_covered"] == 2.0
 
 
 def test_compile_probe_runs(tmp_path: Path) -> None:
