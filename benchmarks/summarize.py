@@ -37,6 +37,8 @@ def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
     """(task/grid, algo) → runs; a grid is the task folder plus the file tag after the seed."""
     runs: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for path in sorted(results.glob("*/*.json")):
+        if path.name == "multimodal.json":  # multimodal.py's reports (results/multimodal_*/) are no grid runs
+            continue
         run = json.loads(path.read_text())
         tag = path.stem.split(f"_s{run['seed']}", 1)[1]
         runs[(f"{run['task']}{tag}", run["algo"])].append(run)

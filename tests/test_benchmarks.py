@@ -75,8 +75,13 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     for r in report["results"]:  # a row is the mean over its seeds
         assert [s["seed"] for s in r["per_seed"]] == [0, 1]
         assert r["mean_reward"] == pytest.approx(sum(s["mean_reward"] for s in r["per_seed"]) / 2)
+    extra = results / "multimodal_extra"  # a second report (another --out) is a subsection, not a grid run
+    extra.mkdir()
+    (extra / "multimodal.json").write_text((results / "multimodal.json").read_text())
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
-    rows = [line for line in (tmp_path / "RESULTS.md").read_text().splitlines() if line.startswith("| trudi (")]
+    summary = (tmp_path / "RESULTS.md").read_text()
+    assert "### multimodal_extra" in summary and "![](results/multimodal_extra/multimodal.png)" in summary
+    rows = [line for line in summary.split("### multimodal_extra")[0].splitlines() if line.startswith("| trudi (")]
     assert len(rows) == 4 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
     assert (results / "multimodal.png").is_file()
     cached = sorted((tmp_path / "cache").glob("*.json"))
