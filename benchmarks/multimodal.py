@@ -148,6 +148,29 @@ def peak_reward(actions: torch.Tensor) -> torch.Tensor:
     return torch.exp(-distance.square() / (2 * PEAK_WIDTH**2))
 
 
+def best_reward(entropy: torch.Tensor, grid_points: int = 20001, bisections: int = 60) -> torch.Tensor:
+    """The highest mean reward any action distribution on [-1, 1] of the given entropy (nats) can earn.
+
+    It is the Boltzmann policy p(a) ∝ exp(λ r(a)) whose entropy equals it (λ ≥ 0 by bisection; the entropy falls
+    as λ grows); at log 2 nats or more, the uniform policy's reward.
+    """
+    a = torch.linspace(-1, 1, grid_points, dtype=torch.float64)
+    da = 2 / (grid_points - 1)
+    r = peak_reward(a)  # [G]
+    low = torch.zeros_like(entropy, dtype=torch.float64)
+    high = torch.full_like(low, 1e4)
+    for _ in range(bisections):
+        lam = (low + high) / 2
+        logp = lam[:, None] * r  # [E, G]
+        logp = logp - torch.logsumexp(logp, 1, keepdim=True) - math.log(da)
+        h = -(logp.exp() * logp).sum(1) * da
+        too_spread = h > entropy
+        low, high = torch.where(too_spread, lam, low), torch.where(too_spread, high, lam)
+    logp = low[:, None] * r
+    weights = torch.softmax(logp, 1)  # [E, G]
+    return (weights * r).sum(1).float()
+
+
 def mode_stats(actions: torch.Tensor) -> dict:
     """Per context (row of ``actions [C, S]``): which peak each sample is near; averaged over contexts.
 
@@ -155,7 +178,8 @@ def mode_stats(actions: torch.Tensor) -> dict:
     (0 = one mode at that state, 1 = both equally); ``modes_covered``: peaks holding ≥ 10 % of the
     samples; ``near_any``: the fraction of samples near some peak (how concentrated the policy is); ``action_entropy``:
     the samples' differential entropy in nats, from a histogram of ``ENTROPY_BIN``-wide bins (what the entropy target
-    leaves: two Gaussian modes of width σ have log 2 + ½ log(2πe σ²)).
+    leaves: two Gaussian modes of width σ have log 2 + ½ log(2πe σ²)); ``best_reward``: what the best policy of each
+    state's entropy would earn (:func:`best_reward`), the ceiling that the entropy target sets to ``mean_reward``.
     """
     near = torch.stack([((actions - m).abs() < NEAR_PEAK).float().mean(1) for m in PEAKS], dim=1)  # [C, peaks]
     probs = near / near.sum(1, keepdim=True).clamp_min(1e-12)  # [C, peaks]
@@ -170,12 +194,13 @@ def mode_stats(actions: torch.Tensor) -> dict:
         "fraction_near_peak": dict(zip(map(str, PEAKS), near.mean(0).tolist())),
         "mean_reward": peak_reward(actions).mean().item(),
         "action_entropy": action_entropy.mean().item(),
+        "best_reward": best_reward(action_entropy).mean().item(),
     }
 
 
 def mean_stats(per_seed: list[dict]) -> dict:
     """The seeds' mean of each statistic of :func:`mode_stats` (per peak for the shares near each peak)."""
-    keys = ("mode_entropy", "modes_covered", "near_any", "mean_reward", "action_entropy")
+    keys = ("mode_entropy", "modes_covered", "near_any", "mean_reward", "action_entropy", "best_reward")
     mean = {key: sum(s[key] for s in per_seed) / len(per_seed) for key in keys}
     peaks = per_seed[0]["fraction_near_peak"]
     mean["fraction_near_peak"] = {m: sum(s["fraction_near_peak"][m] for s in per_seed) / len(per_seed) for m in peaks}

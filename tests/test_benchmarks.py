@@ -102,7 +102,7 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
 def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
     """The histogram estimate recovers log 2 + ½ log(2πe σ²) for two separated modes of width σ."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from multimodal import PEAKS, mode_stats  # noqa: PLC0415
+    from multimodal import PEAKS, best_reward, mode_stats, peak_reward  # noqa: PLC0415
 
     sigma, generator = 0.05, torch.Generator().manual_seed(0)
     modes = torch.tensor(PEAKS)[torch.randint(0, 2, (4, 20000), generator=generator)]  # [C, S]
@@ -111,6 +111,11 @@ def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
     stats = mode_stats(actions)
     assert stats["action_entropy"] == pytest.approx(expected, abs=0.02)
     assert stats["mode_entropy"] == pytest.approx(1.0, abs=0.01) and stats["modes_covered"] == 2.0
+    assert stats["mean_reward"] <= stats["best_reward"] + 0.01  # no policy of that entropy earns more than the ceiling
+    uniform = peak_reward(torch.linspace(-1, 1, 20001)).mean().item()
+    ceiling = best_reward(torch.tensor([math.log(2) + 0.1, math.log(2), 0.5, 0.0, -1.0]))  # [5]
+    assert ceiling[0].item() == pytest.approx(uniform, abs=1e-3) and ceiling[1].item() == pytest.approx(uniform, abs=0.01)
+    assert (ceiling.diff() > 0).all() and ceiling[-1] < 1.0  # sharper policies can earn more, never more than the peak
 
 
 def test_compile_probe_runs(tmp_path: Path) -> None:
