@@ -12,8 +12,8 @@ equally), averaged over contexts: a policy that picks one peak per state has ent
 picks different peaks at different states.
 ``--bases`` adds runs with tasks' registered TruDi/REPPO configs (e.g. every classic-control task's) instead of this
 benchmark's own, and ``--entropy_k`` the entropy targets (``registered``: keep the config's own); the mean reward of
-the sampled actions (1 at a peak) and their entropy are reported beside the mode shares. ``--seeds`` trains each config once per seed; a config's row is the mean over
-its seeds (each seed's statistics are kept under ``per_seed``).
+the sampled actions (1 at a peak) and their entropy are reported beside the mode shares. ``--seeds`` trains each config
+once per seed; a config's row is the mean over its seeds (each seed's statistics are kept under ``per_seed``).
 Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
 """
 

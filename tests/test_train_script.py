@@ -144,15 +144,14 @@ def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
         if PLAYBACK_RUNNING in line:
             break
     time.sleep(PLAY_SECONDS)
-    rest = None
     for _ in range(CTRL_C_PRESSES):  # Python drops a KeyboardInterrupt raised inside a __del__ (seen in warp's
         play.send_signal(signal.SIGINT)  # array.__del__): a user presses Ctrl-C again, and so does the test
         try:
             rest, _ = play.communicate(timeout=CTRL_C_WAIT_S)
             break
         except subprocess.TimeoutExpired:
-            continue
-    if rest is None:
+            pass
+    else:
         play.kill()
         rest = play.communicate()[0] + f"\n[test] play did not stop after {CTRL_C_PRESSES} Ctrl-C presses"
     lines.append(rest)
