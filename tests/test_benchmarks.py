@@ -48,6 +48,11 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     study = results / "ablation" / "Isaac-Cartpole"  # a study run: the smoke run's JSON stands in for a variant's
     study.mkdir(parents=True)
     (study / "trudi_s0_alpha_raw.json").write_text((results / "Isaac-Cartpole" / "trudi_s0_smoke.json").read_text())
+    # a grid of TruDi runs alone (a config variant) is compared with the stock PPO runs of the same env count and budget
+    # (the smoke runs' budgets differ, TruDi's rollouts being shorter: the variant's is set to PPO's)
+    variant = json.loads((results / "Isaac-Cartpole" / "trudi_s0_smoke.json").read_text())
+    variant["curve"][-1]["env_steps"] = json.loads((results / "Isaac-Cartpole" / "ppo_s0_smoke.json").read_text())["curve"][-1]["env_steps"]
+    (results / "Isaac-Cartpole" / "trudi_s0_smoke_variant.json").write_text(json.dumps(variant))
     _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
     summary = (tmp_path / "RESULTS.md").read_text()
     assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary and "≥ PPO from 50 %" in summary
@@ -58,6 +63,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     assert "| Isaac-Cartpole_smoke |" in target and ("**met**" in target) != ("**missed**" in target)
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi mean det. return ≥ PPO's at every"))
     assert "| Isaac-Cartpole_smoke |" in target and "1 checkpoints" in target and ("**met**" in target) != ("**missed**" in target)
+    variant = [line for line in summary.splitlines() if "| Isaac-Cartpole_smoke_variant (PPO: Isaac-Cartpole_smoke) |" in line]
+    assert len(variant) == 2 and variant[0].startswith("| TruDi final det. return ≥ PPO's (1 vs 1 seeds")
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
 
 
