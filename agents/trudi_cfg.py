@@ -162,6 +162,9 @@ class TruDiAlgorithmCfg:
     REPPO's ``anneal_lr`` (cvoelcker/reppo, off there by default; a resumed run continues its schedule); "adaptive"
     (ours): rsl-rl PPO's adaptive schedule on the path KL as a brake on the actor's rate, per minibatch: ÷ 1.5 when
     the minibatch's mean path KL exceeds 2ε, × 1.5 (up to learning_rate) when it is under ε/2."""
+    lr_schedule_networks: str = "actor_and_critic"
+    """Which rates "linear" anneals: "actor_and_critic" (REPPO's ``anneal_lr``), or ours (issue 11, H10) "actor" (with
+    the duals' where they share its step) or "critic"; the other keeps its configured rate. Only with "linear"."""
 
     def __post_init__(self) -> None:
         _validate(self, ALGORITHM_RULES)

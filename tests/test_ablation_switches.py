@@ -82,7 +82,7 @@ def test_duals_with_the_actor_optimizer() -> None:
 
 @pytest.mark.parametrize(("field", "bad"), [("kl_form", "authors"), ("alpha_units", "raw_rewards"),
                                             ("dual_optimizer", "sgd"), ("aux_target", "stored"),
-                                            ("lr_schedule", "cosine")])  # fmt: skip
+                                            ("lr_schedule", "cosine"), ("lr_schedule_networks", "duals")])  # fmt: skip
 def test_switch_values_are_range_checked(field: str, bad: str) -> None:
     with pytest.raises(ConfigError, match=f"TruDiAlgorithmCfg.{field} = '{bad}' is out of range"):
         TruDiAlgorithmCfg(**{field: bad})
@@ -168,6 +168,27 @@ def test_linear_lr_schedule_anneals_to_zero_over_max_iterations(dual_optimizer: 
     assert rates(alg)[:2] == (0.0, 0.0)
     for old, new in zip(before, alg.actor.parameters()):
         torch.testing.assert_close(old, new, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dual_optimizer", ["adam", "actor"])
+@pytest.mark.parametrize("networks", ["actor", "critic"])
+def test_linear_lr_schedule_anneals_only_the_named_network(networks: str, dual_optimizer: str) -> None:
+    """``lr_schedule_networks``: the named network's rate (the duals' with the actor's where they share its step) goes
+    as rate · (1 − u/4), the other one's stays at its configured rate."""
+    alg = schedule_alg(lr_schedule="linear", lr_schedule_networks=networks, learning_rate=1e-3,
+                       critic_learning_rate=2e-3, dual_learning_rate=5e-3, dual_optimizer=dual_optimizer)  # fmt: skip
+    for u in range(4):
+        alg.update()
+        fraction = 1 - u / 4
+        actor, critic, duals = rates(alg)
+        actor_fraction, critic_fraction = (fraction, 1.0) if networks == "actor" else (1.0, fraction)
+        assert actor == pytest.approx(1e-3 * actor_fraction) and critic == pytest.approx(2e-3 * critic_fraction)
+        assert duals == pytest.approx(1e-3 * actor_fraction if dual_optimizer == "actor" else 5e-3)
+
+
+def test_lr_schedule_networks_needs_the_linear_schedule() -> None:
+    with pytest.raises(ConfigError, match="lr_schedule_networks 'critic' applies to lr_schedule 'linear' only"):
+        schedule_alg(lr_schedule="constant", lr_schedule_networks="critic")
 
 
 def test_lr_schedule_resumes_from_the_checkpoint_and_constant_keeps_the_rates() -> None:

@@ -129,6 +129,7 @@ class TruDi:
         cuda_graphs: bool = False,
         policy_ema: float = 0.0,
         lr_schedule: str = "constant",
+        lr_schedule_networks: str = "actor_and_critic",
         max_iterations: int | None = None,
         device: str = "cpu",
         multi_gpu_cfg: dict | None = None,
@@ -200,7 +201,8 @@ class TruDi:
         # actor's step, dual_optimizer "actor"):
         # * "constant" (the authors' TruDi);
         # * "linear": actor and critic from the configured rates to 0 over the runner's max_iterations updates (REPPO's
-        #   anneal_lr, cvoelcker/reppo);
+        #   anneal_lr, cvoelcker/reppo), or only one of them (lr_schedule_networks "actor" or "critic", ours: issue 11's
+        #   H10, which network's anneal steadies a long run and which one stalls a short one);
         # * "adaptive" (ours): rsl-rl PPO's adaptive schedule on the path KL, as a brake on the actor's step (see
         #   _brake_actor_rate): Adam's step has the same size whatever the loss, so the gate alone does not stop a
         #   policy that the primary gradient on the states inside the bound drags past it (benchmarks/NOTES.md)
@@ -208,10 +210,15 @@ class TruDi:
         self.schedule_iterations = max_iterations
         if lr_schedule == "linear" and not (isinstance(max_iterations, int) and max_iterations >= 1):
             raise ConfigError(f"lr_schedule '{lr_schedule}' needs the run's max_iterations >= 1, got {max_iterations!r}")
+        if lr_schedule_networks != "actor_and_critic" and lr_schedule != "linear":
+            raise ConfigError(f"lr_schedule_networks '{lr_schedule_networks}' applies to lr_schedule 'linear' only, "
+                              f"got lr_schedule '{lr_schedule}'")  # fmt: skip
         self._actor_rates = [(self.actor_optimizer, learning_rate)]
         if self.clip_duals:
             self._actor_rates.append((self.dual_optimizer, learning_rate))
-        self._scheduled_rates = self._actor_rates + [(self.critic_optimizer, critic_learning_rate)]
+        critic_rates = [(self.critic_optimizer, critic_learning_rate)]
+        self._scheduled_rates = {"actor_and_critic": self._actor_rates + critic_rates, "actor": self._actor_rates,
+                                 "critic": critic_rates}[lr_schedule_networks]  # fmt: skip
         self.num_updates = 0  # updates done (saved in checkpoints: a resumed run continues its schedule)
         # α's unit: 1 (α multiplies log π̂ in the normalized rewards' units) or 1 / reward scale ("raw": the units
         # of the task's rewards, for which the authors' α_0 = 0.01 is set); updated with the scale per rollout
@@ -390,7 +397,7 @@ class TruDi:
 
     def _schedule_learning_rates(self) -> None:
         """Set this update's step sizes: with ``lr_schedule`` "linear", rate · (1 − u / max_iterations) after u updates
-        (0 past the schedule's end). Device-tensor rates (capturable optimizers) are filled in place."""
+        (0 past the schedule's end) for the networks ``lr_schedule_networks`` names; the others keep their rates. Device-tensor rates (capturable optimizers) are filled in place."""
         if self.lr_schedule != "linear":
             return
         fraction = max(0.0, 1.0 - self.num_updates / self.schedule_iterations)
@@ -645,7 +652,7 @@ class TruDi:
             self.num_updates = int(loaded_dict.get("num_updates", 0))  # older checkpoints: the schedule restarts
             if self.lr_schedule == "linear" and self.num_updates >= self.schedule_iterations:
                 print(f"[TruDi] warning: the checkpoint's {self.num_updates} updates reach the end of the linear lr "
-                      f"schedule (max_iterations {self.schedule_iterations}): further updates take no step. Resume "
+                      f"schedule (max_iterations {self.schedule_iterations}): its rates stay 0 from here. Resume "
                       f"with agent.max_iterations at the run's total, or lr_schedule=constant.")  # fmt: skip
         if self._graphed_step is not None:  # the graph holds the optimizers' old state tensors: capture anew
             self._graphed_step.reset()

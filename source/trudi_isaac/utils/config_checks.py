@@ -122,6 +122,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "cuda_graphs": BOOL,
     "policy_ema": AVERAGING_DECAY,
     "lr_schedule": one_of("constant", "linear", "adaptive"),
+    "lr_schedule_networks": one_of("actor_and_critic", "actor", "critic"),
 }
 
 _CHAIN_POLICY_RULES: dict[str, Rule] = {
