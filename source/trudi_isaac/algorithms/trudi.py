@@ -397,7 +397,8 @@ class TruDi:
 
     def _schedule_learning_rates(self) -> None:
         """Set this update's step sizes: with ``lr_schedule`` "linear", rate · (1 − u / max_iterations) after u updates
-        (0 past the schedule's end) for the networks ``lr_schedule_networks`` names; the others keep their rates. Device-tensor rates (capturable optimizers) are filled in place."""
+        (0 past the schedule's end) for the networks ``lr_schedule_networks`` names; the others keep their rates.
+        Device-tensor rates (capturable optimizers) are filled in place."""
         if self.lr_schedule != "linear":
             return
         fraction = max(0.0, 1.0 - self.num_updates / self.schedule_iterations)
