@@ -246,7 +246,7 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
             continue
         trudi, ppo = by_algo["trudi"], by_algo.get("ppo")
         if ppo is None:  # learning targets only: timings of runs from different grids ran under different loads
-            if (borrowed := stock_ppo(grids, trudi)) is None or trudi[0]["task"] not in LEARNING_TARGET_TASKS:
+            if (borrowed := stock_ppo(grids, trudi)) is None:
                 continue
             grid, ppo = f"{grid} (PPO: {borrowed[0]})", borrowed[1]
         elif ppo[0]["task"] == "Isaac-Humanoid" and ppo[0]["num_envs"] == 256 and ppo[0]["device"] == "cpu":
@@ -255,7 +255,8 @@ def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
                 bound = COST_TARGETS[name]
                 lines.append(f"| TruDi {name} ≤ {bound}× PPO's | {grid} | {ratio:.2f}× | {status(ratio <= bound)} |")
         if ppo[0]["task"] in LEARNING_TARGET_TASKS:
-            finals = {a: statistics.mean(r["curve"][-1]["return"] for r in runs) for a, runs in (("ppo", ppo), ("trudi", trudi))}
+            finals = {a: statistics.mean(r["curve"][-1]["return"] for r in runs)
+                      for a, runs in (("ppo", ppo), ("trudi", trudi))}  # fmt: skip
             steps = {r["curve"][-1]["env_steps"] for r in ppo + trudi}
             met = finals["trudi"] >= finals["ppo"] and len(steps) == 1  # equal env steps, or not comparable
             lines.append(
