@@ -21,10 +21,12 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from headline import HEADLINE, HeadlineSetting  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
 ALGO_ORDER = ("ppo", "reppo", "trudi")
+HEADLINE_PNG = "headline.png"
 WARMUP_ITERATIONS = 1
 """Iterations left out of the timing means (the first one compiles warp kernels and allocates)."""
 
@@ -94,9 +96,8 @@ def train_seconds_at(run: dict, iteration: int) -> float:
     return sum(run["collection_time_per_iter"][:upto]) + sum(run["update_time_per_iter"][:upto])
 
 
-def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str, str]:
-    """Mean curves (band: min to max over seeds) against env steps and against training wall-clock seconds."""
-    fig, (by_steps, by_wall) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+def draw_curves(by_steps: plt.Axes, by_wall: plt.Axes, by_algo: dict[str, list[dict]]) -> None:
+    """Each algorithm's mean curve (band: min to max over seeds) against env steps and against training seconds."""
     for algo, rs in sorted(by_algo.items()):
         points = rs[0]["curve"]
         same = [r for r in rs if len(r["curve"]) == len(points)]
@@ -104,9 +105,16 @@ def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str,
         mean = [statistics.mean(c) for c in zip(*curves)]
         low, high = [min(c) for c in zip(*curves)], [max(c) for c in zip(*curves)]
         wall = [statistics.mean(train_seconds_at(r, p["iteration"]) for r in same) for p in points]
+        color = f"C{ALGO_ORDER.index(algo)}" if algo in ALGO_ORDER else None  # one colour per algorithm in every plot
         for ax, x in ((by_steps, [p["env_steps"] for p in points]), (by_wall, wall)):
-            (line,) = ax.plot(x, mean, label=f"{algo} ({len(curves)} seeds)")
+            (line,) = ax.plot(x, mean, color=color, label=f"{algo} ({len(curves)} seeds)")
             ax.fill_between(x, low, high, alpha=0.2, color=line.get_color())
+
+
+def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str, str]:
+    """Mean curves (band: min to max over seeds) against env steps and against training wall-clock seconds."""
+    fig, (by_steps, by_wall) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    draw_curves(by_steps, by_wall, by_algo)
     by_steps.set(xlabel="env steps", ylabel="deterministic return", title=grid)
     by_wall.set(xlabel="training wall-clock s (mean over seeds)", title=f"{grid}: against time")
     by_steps.legend()
@@ -458,6 +466,57 @@ def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dic
     return name
 
 
+def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEADLINE) -> list[str]:
+    """Each algorithm as registered now, side by side per task and env count (``headline.py`` names the runs): a table
+    and one plot, against env steps and against training seconds."""
+    lines = ["## Headline: each algorithm as registered now, side by side", "",
+             "PPO with the task's stock config; TruDi and REPPO with the configs registered today (`benchmarks/headline.py`",
+             "names the runs; their commands are under their grids' tables below). Deterministic return on fresh envs, mean",
+             "± sd over seeds; `mean over the curve`: the area under the return-vs-env-steps curve per env step;",
+             "`≥ PPO from 50 %`: the checkpoints from half the budget at which the mean is at or above PPO's (interpolated);",
+             "`train min`: minutes of training per run (collection + update) on the machine and load it ran under.", "",
+             "| task | envs | algo | seeds | env steps | final det. return | mean over the curve | ≥ PPO from 50 % "
+             "| train min | runs |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    panels: list[tuple[HeadlineSetting, dict[str, list[dict]]]] = []
+    for setting in settings:
+        by_algo = {algo: [json.loads(p.read_text()) for p in sorted(results.glob(pattern))]
+                   for algo, pattern in setting.runs.items()}  # fmt: skip
+        ran = {algo: rs for algo, rs in by_algo.items() if rs}
+        ppo = ran.get("ppo", [])
+        budget = min((r["curve"][-1]["env_steps"] for rs in ran.values() for r in rs), default=0)
+        for algo in sorted(setting.runs, key=lambda a: ALGO_ORDER.index(a) if a in ALGO_ORDER else 99):
+            head = f"| {setting.task} | {setting.num_envs} | {algo} |"
+            rs = ran.get(algo)
+            if not rs:
+                lines.append(f"{head} 0 | – | not run yet | – | – | – | `{setting.runs[algo]}` |")
+                continue
+            gaps = gaps_from_half_budget(rs, ppo, budget) if ppo and algo != "ppo" else {}
+            minutes = statistics.mean(train_seconds_at(r, r["curve"][-1]["iteration"]) for r in rs) / 60
+            lines.append(
+                f"{head} {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd([r['curve'][-1]['return'] for r in rs])} "
+                f"| {mean_sd([area_under_curve(r) for r in rs])} "
+                f"| {f'{sum(g >= 0 for g in gaps.values())}/{len(gaps)}' if gaps else '–'} | {minutes:.1f} "
+                f"| `{setting.runs[algo]}` |"
+            )
+        if ran:
+            panels.append((setting, ran))
+    if not panels:
+        return lines + [""]
+    fig, axes = plt.subplots(len(panels), 2, figsize=(11, 3.2 * len(panels)), squeeze=False)
+    for (setting, ran), (by_steps, by_wall) in zip(panels, axes):
+        draw_curves(by_steps, by_wall, ran)
+        by_steps.set(ylabel="deterministic return", title=f"{setting.task}, {setting.num_envs} envs")
+        by_wall.set(title=f"{setting.task}, {setting.num_envs} envs: against training time")
+        by_steps.legend(fontsize=7)
+    axes[-1][0].set(xlabel="env steps")
+    axes[-1][1].set(xlabel="training wall-clock s (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(results / HEADLINE_PNG, dpi=90)
+    plt.close(fig)
+    return lines + ["", f"![]({results.name}/{HEADLINE_PNG})", ""]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
@@ -470,6 +529,7 @@ def main() -> int:
     lines = ["# Benchmark results", "", "Generated by `python benchmarks/summarize.py` from `benchmarks/results/*/*.json`;",
              "each grid's command is under its table. Returns are deterministic-policy returns on fresh envs;",
              "`final train reward` is rsl-rl's mean episode reward of the sampling policy over the last 10 iterations.", ""]  # fmt: skip
+    lines += headline_section(args.results)
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]

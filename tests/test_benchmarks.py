@@ -68,6 +68,35 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
 
 
+def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
+    """The headline table reads the runs a setting names: final return, area, checkpoints ≥ PPO, training time."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from headline import HeadlineSetting  # noqa: PLC0415
+    from summarize import headline_section  # noqa: PLC0415
+
+    def run(returns: list[float], seed: int) -> dict:  # checkpoints every 100 env steps, 30 s of training per iteration
+        curve = [{"iteration": i, "return": r, "length": 10.0, "env_steps": 100 * (i + 1)} for i, r in enumerate(returns)]
+        return {"curve": curve, "seed": seed, "collection_time_per_iter": [20.0] * len(returns),
+                "update_time_per_iter": [10.0] * len(returns)}  # fmt: skip
+
+    task = tmp_path / "results" / "Task"
+    task.mkdir(parents=True)
+    for seed, (ppo, trudi) in enumerate((([0, 1, 2, 3], [0, 2, 2, 4]), ([0, 1, 2, 3], [0, 2, 1, 4]))):
+        (task / f"ppo_s{seed}.json").write_text(json.dumps(run(ppo, seed)))
+        (task / f"trudi_s{seed}_new.json").write_text(json.dumps(run(trudi, seed)))
+    setting = HeadlineSetting("Task", 16, {"ppo": "Task/ppo_s?.json", "trudi": "Task/trudi_s?_new.json",
+                                           "reppo": "Task/reppo_s?.json"})  # fmt: skip
+    lines = headline_section(tmp_path / "results", (setting,))
+    rows = {line.split(" | ")[2]: line for line in lines if line.startswith("| Task | 16 |")}
+    assert list(rows) == ["ppo", "reppo", "trudi"]
+    # TruDi's areas per env step (trapezoids over 300 steps): 600/300 and 500/300; mean at 200/300/400 steps: 2, 1.5, 4
+    # against PPO's 1, 2, 3; 4 iterations x 30 s of training
+    assert rows["trudi"].startswith("| Task | 16 | trudi | 2 | 400 | 4.00 ± 0.00 | 1.83 ± 0.24 | 2/3 | 2.0 |")
+    assert rows["ppo"].startswith("| Task | 16 | ppo | 2 | 400 | 3.00 ± 0.00 | 1.50 ± 0.00 | – | 2.0 |")
+    assert "| reppo | 0 | – | not run yet |" in rows["reppo"] and "`Task/reppo_s?.json`" in rows["reppo"]
+    assert lines[-2] == "![](results/headline.png)" and (tmp_path / "results" / "headline.png").is_file()
+
+
 def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
