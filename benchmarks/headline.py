@@ -12,45 +12,46 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class HeadlineSetting:
-    """One task at one env count; ``runs`` maps an algorithm to a glob of run JSONs under ``benchmarks/results/``."""
+    """One task at one env count; ``runs`` maps an algorithm to the globs of its run JSONs under ``benchmarks/results/``."""
 
     task: str
     num_envs: int
-    runs: dict[str, str]
+    runs: dict[str, tuple[str, ...]]
 
 
 HEADLINE: tuple[HeadlineSetting, ...] = (
     HeadlineSetting("Isaac-Cartpole", 4096, {
-        "ppo": "Isaac-Cartpole/ppo_s?_envs4096_steps8_k2.json",
-        "trudi": "Isaac-Cartpole/trudi_s?_envs4096_steps8_k2.json",
-        "reppo": "Isaac-Cartpole/reppo_s?_envs4096_reppo_recipe.json",
+        "ppo": ("Isaac-Cartpole/ppo_s?_envs4096_steps8_k2.json",),
+        "trudi": ("Isaac-Cartpole/trudi_s?_envs4096_steps8_k2.json",),
+        "reppo": ("Isaac-Cartpole/reppo_s?_envs4096_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Cartpole", 256, {
-        "ppo": "Isaac-Cartpole/ppo_s?.json",
-        "trudi": "ablation/Isaac-Cartpole/trudi_s?_steps_8_k2.json",  # the study variant that became classic control's config
-        "reppo": "Isaac-Cartpole/reppo_s?_reppo_recipe.json",
+        "ppo": ("Isaac-Cartpole/ppo_s?.json", "Isaac-Cartpole/ppo_s?_seeds3to5.json"),
+        # seeds 0-2: the study variant that became classic control's config; 3-5: a replicate on seeds it was not chosen on
+        "trudi": ("ablation/Isaac-Cartpole/trudi_s?_steps_8_k2.json", "Isaac-Cartpole/trudi_s?_seeds3to5.json"),
+        "reppo": ("Isaac-Cartpole/reppo_s?_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Cartpole-Direct", 4096, {
-        "ppo": "Isaac-Cartpole-Direct/ppo_s?_envs4096.json",
-        "trudi": "Isaac-Cartpole-Direct/trudi_s?_envs4096.json",
+        "ppo": ("Isaac-Cartpole-Direct/ppo_s?_envs4096.json",),
+        "trudi": ("Isaac-Cartpole-Direct/trudi_s?_envs4096.json",),
     }),
     HeadlineSetting("Isaac-Cartpole-Direct", 256, {
-        "ppo": "Isaac-Cartpole-Direct/ppo_s?.json",
-        "trudi": "Isaac-Cartpole-Direct/trudi_s?.json",
+        "ppo": ("Isaac-Cartpole-Direct/ppo_s?.json",),
+        "trudi": ("Isaac-Cartpole-Direct/trudi_s?.json",),
     }),
     HeadlineSetting("Isaac-Ant", 4096, {
-        "ppo": "Isaac-Ant/ppo_s?_envs4096.json",
-        "trudi": "Isaac-Ant/trudi_s?_envs4096_lr_linear.json",
-        "reppo": "Isaac-Ant/reppo_s?_envs4096_reppo_recipe.json",
+        "ppo": ("Isaac-Ant/ppo_s?_envs4096.json",),
+        "trudi": ("Isaac-Ant/trudi_s?_envs4096_lr_linear.json",),
+        "reppo": ("Isaac-Ant/reppo_s?_envs4096_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Ant", 256, {
-        "ppo": "Isaac-Ant/ppo_s?_3M.json",
-        "trudi": "Isaac-Ant/trudi_s?_3M_lr_linear.json",
-        "reppo": "Isaac-Ant/reppo_s?_3M_reppo_recipe.json",
+        "ppo": ("Isaac-Ant/ppo_s?_3M.json",),
+        "trudi": ("Isaac-Ant/trudi_s?_3M_lr_linear.json",),
+        "reppo": ("Isaac-Ant/reppo_s?_3M_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Humanoid", 256, {
-        "ppo": "Isaac-Humanoid/ppo_s?.json",
-        "trudi": "Isaac-Humanoid/trudi_s?_lr_linear.json",
-        "reppo": "Isaac-Humanoid/reppo_s?_reppo_recipe.json",
+        "ppo": ("Isaac-Humanoid/ppo_s?.json",),
+        "trudi": ("Isaac-Humanoid/trudi_s?_lr_linear.json",),
+        "reppo": ("Isaac-Humanoid/reppo_s?_reppo_recipe.json",),
     }),
 )  # fmt: skip

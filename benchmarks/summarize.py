@@ -481,16 +481,16 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     panels: list[tuple[HeadlineSetting, dict[str, list[dict]]]] = []
     for setting in settings:
-        by_algo = {algo: [json.loads(p.read_text()) for p in sorted(results.glob(pattern))]
-                   for algo, pattern in setting.runs.items()}  # fmt: skip
+        by_algo = {algo: [json.loads(p.read_text()) for pattern in patterns for p in sorted(results.glob(pattern))]
+                   for algo, patterns in setting.runs.items()}  # fmt: skip
         ran = {algo: rs for algo, rs in by_algo.items() if rs}
         ppo = ran.get("ppo", [])
         budget = min((r["curve"][-1]["env_steps"] for rs in ran.values() for r in rs), default=0)
         for algo in sorted(setting.runs, key=lambda a: ALGO_ORDER.index(a) if a in ALGO_ORDER else 99):
-            head = f"| {setting.task} | {setting.num_envs} | {algo} |"
+            head, names = f"| {setting.task} | {setting.num_envs} | {algo} |", ", ".join(f"`{p}`" for p in setting.runs[algo])
             rs = ran.get(algo)
             if not rs:
-                lines.append(f"{head} 0 | – | not run yet | – | – | – | `{setting.runs[algo]}` |")
+                lines.append(f"{head} 0 | – | not run yet | – | – | – | {names} |")
                 continue
             gaps = gaps_from_half_budget(rs, ppo, budget) if ppo and algo != "ppo" else {}
             minutes = statistics.mean(train_seconds_at(r, r["curve"][-1]["iteration"]) for r in rs) / 60
@@ -498,7 +498,7 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
                 f"{head} {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd([r['curve'][-1]['return'] for r in rs])} "
                 f"| {mean_sd([area_under_curve(r) for r in rs])} "
                 f"| {f'{sum(g >= 0 for g in gaps.values())}/{len(gaps)}' if gaps else '–'} | {minutes:.1f} "
-                f"| `{setting.runs[algo]}` |"
+                f"| {names} |"
             )
         if ran:
             panels.append((setting, ran))

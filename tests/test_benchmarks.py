@@ -84,8 +84,8 @@ def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     for seed, (ppo, trudi) in enumerate((([0, 1, 2, 3], [0, 2, 2, 4]), ([0, 1, 2, 3], [0, 2, 1, 4]))):
         (task / f"ppo_s{seed}.json").write_text(json.dumps(run(ppo, seed)))
         (task / f"trudi_s{seed}_new.json").write_text(json.dumps(run(trudi, seed)))
-    setting = HeadlineSetting("Task", 16, {"ppo": "Task/ppo_s?.json", "trudi": "Task/trudi_s?_new.json",
-                                           "reppo": "Task/reppo_s?.json"})  # fmt: skip
+    setting = HeadlineSetting("Task", 16, {"ppo": ("Task/ppo_s0.json", "Task/ppo_s1.json"), "trudi": ("Task/trudi_s?_new.json",),
+                                           "reppo": ("Task/reppo_s?.json",)})  # fmt: skip
     lines = headline_section(tmp_path / "results", (setting,))
     rows = {line.split(" | ")[2]: line for line in lines if line.startswith("| Task | 16 |")}
     assert list(rows) == ["ppo", "reppo", "trudi"]
