@@ -36,7 +36,8 @@ FAMILIES: tuple[TaskFamily, ...] = (
         # ours, session 8 (3 seeds each, Isaac-Cartpole at 256 envs): rollouts of 8 steps instead of the PPO config's
         # 16 (twice the policy updates per env step: early learning as fast as PPO's) and the entropy target
         # H* = −2·A instead of the authors' −4·A (the policy stays wide enough for the critic's action gradient: the
-        # late collapses of near-perfect policies stopped)
+        # late collapses of near-perfect policies stopped on those seeds; on session 12's seeds 3-5 they are rarer,
+        # not gone)
         trudi_overrides={"num_steps_per_env": 8, "algorithm.entropy_target_k": 2.0},
     ),
     TaskFamily("dexterous_hands", ("Shadow", "Allegro", "Reorient", "Dexsuite")),

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class HeadlineSetting:
-    """One task at one env count; ``runs`` maps an algorithm to the globs of its run JSONs under ``benchmarks/results/``."""
+    """One task at one env count; ``runs`` maps an algorithm to the globs of its run JSONs (under
+    ``benchmarks/results/``)."""
 
     task: str
     num_envs: int
@@ -27,7 +28,8 @@ HEADLINE: tuple[HeadlineSetting, ...] = (
     }),
     HeadlineSetting("Isaac-Cartpole", 256, {
         "ppo": ("Isaac-Cartpole/ppo_s?.json", "Isaac-Cartpole/ppo_s?_seeds3to5.json"),
-        # seeds 0-2: the study variant that became classic control's config; 3-5: a replicate on seeds it was not chosen on
+        # seeds 0-2: the study variant that became classic control's config; 3-5: a replicate on seeds it was not
+        # chosen on
         "trudi": ("ablation/Isaac-Cartpole/trudi_s?_steps_8_k2.json", "Isaac-Cartpole/trudi_s?_seeds3to5.json"),
         "reppo": ("Isaac-Cartpole/reppo_s?_reppo_recipe.json",),
     }),

@@ -3,8 +3,8 @@
 
     python benchmarks/summarize.py
 
-Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py`` or ``torch_grid.py``. The file opens
-with the headline (each algorithm as registered now, the runs ``headline.py`` names), then one table per grid.
+Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py`` or ``torch_grid.py``. The file
+opens with the headline (each algorithm as registered now, the runs ``headline.py`` names), then one table per grid.
 Hand-written notes (targets met or missed, analysis) live in ``benchmarks/NOTES.md`` and are appended verbatim.
 """
 
