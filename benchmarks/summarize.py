@@ -53,6 +53,11 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def algo_rank(algo: str) -> int:
+    """Where an algorithm's row goes in a table: ``ALGO_ORDER``, then any other."""
+    return ALGO_ORDER.index(algo) if algo in ALGO_ORDER else len(ALGO_ORDER)
+
+
 def mean_sd(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.2f}"
@@ -71,7 +76,7 @@ def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
         "| algo | seeds | env steps | final det. return | best det. return | final train reward | collection s/it | update s/it | env-steps/s | buffer MiB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for algo in sorted(by_algo, key=lambda a: ALGO_ORDER.index(a) if a in ALGO_ORDER else 99):
+    for algo in sorted(by_algo, key=algo_rank):
         rs = by_algo[algo]
         finals = [r["curve"][-1]["return"] for r in rs]
         bests = [max(p["return"] for p in r["curve"]) for r in rs]
@@ -486,7 +491,7 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
         ran = {algo: rs for algo, rs in by_algo.items() if rs}
         ppo = ran.get("ppo", [])
         budget = min((r["curve"][-1]["env_steps"] for rs in ran.values() for r in rs), default=0)
-        for algo in sorted(setting.runs, key=lambda a: ALGO_ORDER.index(a) if a in ALGO_ORDER else 99):
+        for algo in sorted(setting.runs, key=algo_rank):
             head, names = f"| {setting.task} | {setting.num_envs} | {algo} |", ", ".join(f"`{p}`" for p in setting.runs[algo])
             rs = ran.get(algo)
             if not rs:
