@@ -144,6 +144,12 @@ class TruDiAlgorithmCfg:
     entropy_target_k: float = 4.0
     aux_loss_coef: float = 1.0
     spread_num_states: int = 256
+    update_size_states: int = 16
+    """Ours (issue 11, H11; a diagnostic that leaves training alone): after each update, the path KL and the
+    moment-matched action KL between the actor before and after it, on this many of the rollout's states
+    (``update_size/*`` in the logs; ``trudi_isaac.algorithms.update_size``). 0: off."""
+    update_size_samples: int = 32
+    """Chains per state for ``update_size_states``."""
     reward_normalization: bool = True  # rewards / RMS of the discounted return: one critic support for all tasks
     gate_form: str = "auto"
     """How the actor loss applies the trust-region gate (same loss and gradient): "split" runs each branch on its

@@ -127,7 +127,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("Loss/trust_region/")},
         "diagnostics": {k.removeprefix("Loss/"): v for k, v in scalars.items()
-                        if k.startswith(("Loss/soft_reward/", "Loss/critic_target/"))},
+                        if k.startswith(("Loss/soft_reward/", "Loss/critic_target/", "Loss/update_size/"))},
         "train_episode_length": scalars.get("Train/mean_episode_length", []),
     }  # fmt: skip
     out.write_text(json.dumps(result))

@@ -26,6 +26,7 @@ from torch.profiler import record_function
 
 from trudi_isaac.algorithms.reward_normalizer import RewardNormalizer
 from trudi_isaac.algorithms.trajectory_kl import trajectory_kl
+from trudi_isaac.algorithms.update_size import update_size
 from trudi_isaac.modules.chain_policy import ChainPolicy, ChainSample
 from trudi_isaac.modules.q_critic import DistributionalQCritic
 from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectoryStorage
@@ -121,6 +122,8 @@ class TruDi:
         entropy_target_k: float = 4.0,
         aux_loss_coef: float = 1.0,
         spread_num_states: int = 256,
+        update_size_states: int = 16,
+        update_size_samples: int = 32,
         reward_normalization: bool = True,
         alpha_units: str = "normalized",
         dual_optimizer: str = "adam",
@@ -156,6 +159,7 @@ class TruDi:
         self.alpha_units = alpha_units
         self.aux_target = aux_target
         self.spread_num_states = spread_num_states
+        self.update_size_states, self.update_size_samples = update_size_states, update_size_samples
         # Scalars the minibatch step reads live on the device (a captured step sees later changes to them):
         self._trust_region_eps = torch.tensor(float(trust_region_eps), device=device)
         self.aux_loss_coef = torch.tensor(float(aux_loss_coef), device=device)
@@ -242,6 +246,9 @@ class TruDi:
         # the evaluated and exported policy: the actor, or an average of its weights over updates (policy_ema)
         self.policy_ema = policy_ema
         self.average_actor = copy.deepcopy(self.actor).requires_grad_(False) if policy_ema > 0 else None
+        # the actor before an update, for the update's size (diagnostic; update_size_states 0: off)
+        self.behaviour_actor = copy.deepcopy(self.actor).requires_grad_(False) if update_size_states > 0 else None
+        self._update_size_rng = torch.Generator(device).manual_seed(0)  # its own stream: training stays as without
 
         self.recording = True  # act() writes the rollout only in train mode
 
@@ -356,6 +363,8 @@ class TruDi:
         self._stats.zero_()
         self._kl_max.zero_()
         self._schedule_learning_rates()
+        if self.behaviour_actor is not None:
+            self.behaviour_actor.load_state_dict(self.actor.state_dict())
         self._size_step_inputs(self.storage.num_envs * self.storage.num_steps // self.num_mini_batches)
         if self.aux_target == "rollout":  # the self-predictive targets of this rollout, once (the authors' choice)
             with torch.no_grad():
@@ -382,6 +391,14 @@ class TruDi:
         if self.lr_schedule == "adaptive":  # the rate the last step ended at (rsl-rl logs it as Loss/learning_rate)
             self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
 
+        if self.behaviour_actor is not None:
+            states = self.storage.actor_obs.flatten(0, 1)  # [T·E, Oa]
+            count = min(self.update_size_states, states.shape[0])
+            rows = torch.linspace(0, states.shape[0] - 1, count, device=self.device).long()  # spread over steps, envs
+            path_kl, action_kl = update_size(
+                self.behaviour_actor, self.actor, states[rows], self.update_size_samples, self._update_size_rng
+            )
+            stats["update_size/path_kl"], stats["update_size/action_kl"] = path_kl.item(), action_kl.item()
         spread_states = self.storage.actor_obs.flatten(0, 1)[: self.spread_num_states]
         self.actor.update_action_spread(spread_states)
         if self.is_multi_gpu:  # a logged statistic, but a buffer of the actor: keep it equal on all ranks

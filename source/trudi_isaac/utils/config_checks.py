@@ -36,6 +36,7 @@ OPEN_UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 < v < 1, "in (0, 1)")
 AVERAGING_DECAY: Rule = (lambda v: _is_real(v) and 0 <= v < 1, "in [0, 1)")
 DISCOUNT: Rule = (lambda v: _is_real(v) and 0 < v <= 1, "in (0, 1]")
 POSITIVE_INT: Rule = (lambda v: _is_int(v) and v >= 1, "an integer >= 1")
+NON_NEGATIVE_INT: Rule = (lambda v: _is_int(v) and v >= 0, "an integer >= 0")
 POSITIVE_INT_OR_NONE: Rule = (lambda v: v is None or (_is_int(v) and v >= 1), "None or an integer >= 1")
 AT_LEAST_TWO: Rule = (lambda v: _is_int(v) and v >= 2, "an integer >= 2")
 FINITE: Rule = (_is_real, "a finite number")
@@ -115,6 +116,8 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "entropy_target_k": FINITE,
     "aux_loss_coef": NON_NEGATIVE,
     "spread_num_states": POSITIVE_INT,
+    "update_size_states": NON_NEGATIVE_INT,
+    "update_size_samples": AT_LEAST_TWO,
     "gate_form": one_of("auto", "split", "masked"),
     "alpha_units": one_of("normalized", "raw"),
     "dual_optimizer": one_of("adam", "actor"),
