@@ -141,6 +141,10 @@ class TruDiAlgorithmCfg:
     stored old means, variance terms left out)."""
     init_alpha: float = 0.01
     init_beta: float = 0.01
+    min_beta: float | None = None
+    """Ours (issue 11, H9): a floor under the trust-region multiplier β (log β clamped after each dual step). While
+    the policy stays inside the bound, L_β lowers β at every step (to ~2e-4 from 0.01 on Isaac-Cartpole), so the
+    restoring term β·c(s) is nil when a burst of large steps comes. None: the authors' unbounded β."""
     entropy_target_k: float = 4.0
     aux_loss_coef: float = 1.0
     spread_num_states: int = 256

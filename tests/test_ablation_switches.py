@@ -88,6 +88,26 @@ def test_switch_values_are_range_checked(field: str, bad: str) -> None:
         TruDiAlgorithmCfg(**{field: bad})
 
 
+def test_min_beta_holds_beta_at_its_floor_while_the_bound_is_slack() -> None:
+    """With the actor at the behaviour policy the path KL is ~0 < ε, so L_β = −β (c̄ − ε) lowers β at every step;
+    ``min_beta`` stops it there (α is left alone), and without it β falls below the floor."""
+    betas, alphas = {}, {}
+    for floor in (None, 0.5):
+        alg = rollout_alg("split", perturb=False, min_beta=floor)  # init_beta 0.5
+        torch.manual_seed(1)
+        alg.update()
+        betas[floor], alphas[floor] = alg.duals.beta.item(), alg.duals.alpha.item()
+    assert betas[None] < 0.5 * (1 - 1e-3)
+    assert betas[0.5] == pytest.approx(0.5, rel=1e-6)
+    assert alphas[0.5] == pytest.approx(alphas[None], rel=1e-6)
+
+
+@pytest.mark.parametrize("bad", [0.0, -0.01, "0.01"])
+def test_min_beta_is_range_checked(bad: object) -> None:
+    with pytest.raises(ConfigError, match="TruDiAlgorithmCfg.min_beta = .* is out of range: must be None or > 0"):
+        TruDiAlgorithmCfg(min_beta=bad)
+
+
 def ema_alg(policy_ema: float) -> TruDi:
     """TruDi on PointReach with ``policy_ema``, after one rollout and its returns (seeded: runs are comparable)."""
     return rollout_alg("split", perturb=False, policy_ema=policy_ema, num_learning_epochs=1)

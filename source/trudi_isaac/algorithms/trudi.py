@@ -119,6 +119,7 @@ class TruDi:
         kl_form: str = "exact",
         init_alpha: float = 0.01,
         init_beta: float = 0.01,
+        min_beta: float | None = None,
         entropy_target_k: float = 4.0,
         aux_loss_coef: float = 1.0,
         spread_num_states: int = 256,
@@ -142,6 +143,8 @@ class TruDi:
         self.actor = actor.to(device)
         self.critic = critic.to(device)
         self.duals = Duals(init_alpha, init_beta).to(device)
+        # β's floor (ours, issue 11 H9; None: the authors' free β): log β is clamped after each dual step
+        self._min_log_beta = None if min_beta is None else torch.tensor(math.log(min_beta), device=device)
         self.reward_normalizer = RewardNormalizer(storage.num_envs, gamma, enabled=reward_normalization).to(device)
         self.storage = storage
         self.critic_obs_groups = list(critic_obs_groups)
@@ -489,6 +492,9 @@ class TruDi:
             kl_mean - self.trust_region_eps
         )
         self._step(self.dual_optimizer, self.duals, dual_loss, clip=self.clip_duals)
+        if self._min_log_beta is not None:  # β ≥ min_beta: a slack bound cannot wear the restoring term down to nil
+            with torch.no_grad():
+                torch.maximum(self.duals.log_beta, self._min_log_beta, out=self.duals.log_beta)
 
         # η-only part of the path KL: its value at μ_θ = μ_old, i.e. what a change of dt and φ alone costs
         same_means = batch.old_var.new_zeros(1, *batch.old_var.shape[-2:])  # [1, N, A]

@@ -30,6 +30,7 @@ def _is_int(v: Any) -> bool:
 
 
 POSITIVE: Rule = (lambda v: _is_real(v) and v > 0, "> 0")
+POSITIVE_OR_NONE: Rule = (lambda v: v is None or (_is_real(v) and v > 0), "None or > 0")
 NON_NEGATIVE: Rule = (lambda v: _is_real(v) and v >= 0, ">= 0")
 UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 <= v <= 1, "in [0, 1]")
 OPEN_UNIT_INTERVAL: Rule = (lambda v: _is_real(v) and 0 < v < 1, "in (0, 1)")
@@ -113,6 +114,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "kl_form": one_of("exact", "mean_only", "current_eta"),
     "init_alpha": POSITIVE,
     "init_beta": POSITIVE,
+    "min_beta": POSITIVE_OR_NONE,
     "entropy_target_k": FINITE,
     "aux_loss_coef": NON_NEGATIVE,
     "spread_num_states": POSITIVE_INT,
