@@ -442,6 +442,11 @@ def _strategies(allowed: str) -> tuple[st.SearchStrategy, st.SearchStrategy]:
             st.floats(min_value=tiny, max_value=1, **REALS),
             st.one_of(st.floats(max_value=0, **REALS), st.floats(min_value=1 + tiny, **REALS), NOT_A_NUMBER),
         ),
+        "None or > 0": (
+            st.one_of(st.none(), st.floats(min_value=tiny, max_value=1e6, **REALS)),
+            st.one_of(st.floats(max_value=0, **REALS), st.just(NAN), st.just(INF), st.text(max_size=3), st.booleans()),
+        ),
+        "an integer >= 0": (st.integers(0, 10_000), st.one_of(st.integers(max_value=-1), st.floats(), NOT_A_NUMBER)),
         "an integer >= 1": (st.integers(1, 10_000), st.one_of(st.integers(max_value=0), st.floats(), NOT_A_NUMBER)),
         "None or an integer >= 1": (
             st.one_of(st.none(), st.integers(1, 10_000)),
