@@ -410,6 +410,40 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list
     return f"| {name} | {whose} | {len(runs)} | " + " | ".join(cells) + " |"
 
 
+def update_size_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
+    """How far each update moved the policy (issue 11, H11), for the runs that log it: the path KL the trust region
+    bounds beside the moment-matched action KL (``trudi_isaac.algorithms.update_size``), means over the updates and
+    over the last ``LATE_FRACTION`` of them, then over the seeds; the ratio is path over action."""
+    keys = ("update_size/path_kl", "update_size/action_kl")
+    rows = []
+    for grid in sorted(grids):
+        for algo in sorted(grids[grid], key=algo_rank):
+            runs = [r for r in grids[grid][algo] if all(k in r.get("diagnostics", {}) for k in keys)]
+            if not runs:
+                continue
+            cells = []
+            for upto_end in (statistics.mean, lambda v: late_mean(v, len(v))):
+                path, action = (statistics.mean(upto_end(r["diagnostics"][k]) for r in runs) for k in keys)
+                cells += [f"{path:.3f}", f"{action:.3f}", f"{path / action:.1f}" if action > 0 else "–"]
+            rows.append(f"| {grid} | {algo} | {len(runs)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    late = f"last {LATE_FRACTION:.0%}"
+    return [
+        "## How far an update moves the policy: path KL against action KL",
+        "",
+        "The trust region bounds the path KL of the denoising chain, an upper bound of the action KL; REPPO's one",
+        "Gaussian step bounds the action KL itself. After each update both are measured between the actor before",
+        "and after it (by default 16 rollout states × 32 fresh chains; the action KL is that of the moment-matched Gaussians",
+        "of the chain's last state). Means per update, then over the seeds.",
+        "",
+        f"| grid | algo | seeds | path KL | action KL | ratio | path KL ({late}) | action KL ({late}) | ratio ({late}) |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     """The learning study (``ablation.py``): each variant beside the main grid's TruDi and PPO runs."""
     from ablation import BUDGETS, VARIANTS, grid_command  # noqa: PLC0415
@@ -540,7 +574,7 @@ def main() -> int:
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results, grids)
-    lines += ablation_section(args.results, grids)
+    lines += ablation_section(args.results, grids) + update_size_section(grids)
     lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():

@@ -97,6 +97,23 @@ def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     assert lines[-2] == "![](results/headline.png)" and (tmp_path / "results" / "headline.png").is_file()
 
 
+def test_update_size_section_sets_path_kl_beside_action_kl() -> None:
+    """Means per run over the updates (and over the last 10 %), then over the seeds; runs without the diagnostic
+    are left out, and a grid with none has no row."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from summarize import update_size_section  # noqa: PLC0415
+
+    def run(path: list[float], action: list[float]) -> dict:
+        return {"diagnostics": {"update_size/path_kl": path, "update_size/action_kl": action}}
+
+    grids = {"Ant_eps": {"trudi": [run([0.3] * 9 + [0.2], [0.1] * 9 + [0.05]), run([0.3] * 10, [0.1] * 10), {}]},
+             "Ant_old": {"trudi": [{"diagnostics": {}}]}}  # fmt: skip
+    lines = update_size_section(grids)
+    rows = [line for line in lines if line.startswith("| Ant")]
+    assert rows == ["| Ant_eps | trudi | 2 | 0.295 | 0.098 | 3.0 | 0.250 | 0.075 | 3.3 |"]
+    assert update_size_section({"Ant_old": grids["Ant_old"]}) == []
+
+
 def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
