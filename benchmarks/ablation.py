@@ -70,6 +70,13 @@ VARIANTS: dict[str, Variant] = {
         "H4 + entropy: steps_8 with the entropy target H* = −2·A (k = 2)", "ours",
     ),
     "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
+    "min_beta_0.01": Variant(
+        ("agent.algorithm.min_beta=0.01",), "H9 trust-region escape: β held at or above its start β₀ = 0.01", "ours",
+    ),
+    "beta_0.1": Variant(
+        ("agent.algorithm.init_beta=0.1", "agent.algorithm.min_beta=0.1"),
+        "H9 trust-region escape: β starts at 0.1 and is held at or above it", "ours",
+    ),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",
          "agent.algorithm.kl_form=current_eta", "agent.algorithm.aux_target=rollout"),

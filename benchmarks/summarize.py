@@ -368,6 +368,7 @@ def compile_section(results: Path) -> list[str]:
 
 
 MAIN_ROW = "main grid"
+REGISTERED_ROW = "registered"
 """The study's reference row: the main grid's TruDi runs, the registered config of 23db601 (actor and critic lr 3e-4
 in every family; classic control has had 1e-3 since, from this study)."""
 LATE_FRACTION = 0.1
@@ -391,11 +392,17 @@ def late_mean(values: list[float], upto: int) -> float:
     return statistics.mean(values[-max(1, int(LATE_FRACTION * len(values))) :])
 
 
+def same_seeds(pool: list[dict], runs: list[dict]) -> list[dict]:
+    """The runs of ``pool`` with the seeds of ``runs`` (a paired comparison), or all of ``pool`` if it lacks one."""
+    paired = [r for r in pool if r["seed"] in {run["seed"] for run in runs}]
+    return paired if len({r["seed"] for r in paired}) == len({r["seed"] for r in runs}) else pool
+
+
 def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list[dict]) -> str:
-    """Return at 25/50/100 % of the budget, checkpoints from half the budget at or above PPO's mean, final episode
-    length, and (TruDi) α, over-bound fraction, entropy cost."""
+    """Return at 25/50/100 % of the budget, checkpoints from half the budget at or above the mean of PPO's runs of the
+    same seeds (``ppo`` empty: no such column), final episode length, and (TruDi) α, over-bound fraction, entropy cost."""
     cells = [mean_sd([return_at(r, f * budget) for r in runs]) for f in (0.25, 0.5, 1.0)]
-    gaps = gaps_from_half_budget(runs, ppo, budget) if ppo and runs is not ppo else {}
+    gaps = gaps_from_half_budget(runs, same_seeds(ppo, runs), budget) if ppo else {}
     cells.append(f"{sum(g >= 0 for g in gaps.values())}/{len(gaps)}" if gaps else "–")
     cells.append(f"{statistics.mean(checkpoint_at(r, budget)['length'] for r in runs):.0f}")
     iters = [budget // (r["num_envs"] * r["num_steps_per_env"]) for r in runs]
@@ -446,16 +453,18 @@ def update_size_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
 
 def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     """The learning study (``ablation.py``): each variant beside the main grid's TruDi and PPO runs."""
-    from ablation import BUDGETS, VARIANTS, grid_command  # noqa: PLC0415
+    from ablation import BUDGETS, NUM_ENVS, VARIANTS, grid_command  # noqa: PLC0415
 
     lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
              "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the checkpoints from half the budget",
              "on at which the variant's mean is at or above PPO's (`k/n`; issue 11's Cartpole target is n/n), the final",
              "checkpoint's episode length,",
              f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
-             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `main grid`",
-             "and `ppo` are the main grid's runs (`benchmarks/results/<task>/`, TruDi as registered at 23db601: lr 3e-4),",
-             "cut at the study budget. Every variant is the config registered when it ran with its overrides: that of",
+             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `ppo` is every",
+             "stock PPO run of the headline at 256 envs, and each row's `k/n` compares it with PPO's runs of the same seeds;",
+             "`registered` is the headline's TruDi (the config registered today), `main grid` the main grid's TruDi",
+             "(`benchmarks/results/<task>/`, as registered at 23db601: lr 3e-4), all cut at the study budget.",
+             "Every variant is the config registered when it ran with its overrides: that of",
              "23db601 for the first Cartpole variants and every Ant one; classic control's lr 1e-3 (session 5) under the",
              "Cartpole variants of session 8 (`lr_linear` on; compare them with `lr_1e-3`, which is that config).", ""]  # fmt: skip
     for task, budget in BUDGETS.items():
@@ -469,11 +478,12 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
                   "| variant | whose | seeds | return @25 % | @50 % | @100 % | ≥ PPO from 50 % | final ep. length | α "
                   "| over-bound | entropy cost |",
                   "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-        ppo = main.get("ppo", [])
-        for name, whose in (("ppo", "stock"), (MAIN_ROW, "ours")):
-            reference = main.get("trudi" if name == MAIN_ROW else name, [])
+        references = study_references(results, task, NUM_ENVS, main)
+        ppo = references["ppo"]
+        for name, reference in references.items():
             if reference:
-                lines.append(ablation_row(name, whose, reference, budget.env_steps, ppo))
+                whose = "stock" if name == "ppo" else "ours"
+                lines.append(ablation_row(name, whose, reference, budget.env_steps, [] if name == "ppo" else ppo))
         for name, rs in runs.items():
             lines.append(ablation_row(name, VARIANTS[name].whose, rs, budget.env_steps, ppo))
         lines += ["", "Variants: " + "; ".join(f"`{n}`: {VARIANTS[n].hypothesis} (`{' '.join(VARIANTS[n].overrides)}`)"
@@ -481,22 +491,32 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
         example = " ".join(grid_command(task, next(iter(runs)), budget.seeds[0])[1:]).replace(str(BENCH.parent) + "/", "")
         lines += [f"Command: `python benchmarks/ablation.py --tasks {task} --variants {' '.join(runs)}` (each run is "
                   f"e.g. `python {example}`).", ""]  # fmt: skip
-        lines.append(f"![]({results.name}/ablation/{ablation_plot(task, budget.env_steps, runs, main, results)})")
+        lines.append(f"![]({results.name}/ablation/{ablation_plot(task, budget.env_steps, runs, references, results)})")
         lines.append("")
     return lines
 
 
-def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dict[str, list[dict]], results: Path) -> str:
-    """Mean curves of the study's variants beside the main grid's TruDi and PPO, within the budget."""
+def study_references(results: Path, task: str, num_envs: int, main: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """The study's reference rows: PPO (the headline's stock runs at the study's env count, else the main grid's), TruDi
+    as registered today (the headline's) and the main grid's TruDi."""
+    setting = next((s for s in HEADLINE if s.task == task and s.num_envs == num_envs), None)
+    headline = {algo: headline_runs(results, patterns) for algo, patterns in setting.runs.items()} if setting else {}
+    return {"ppo": headline.get("ppo") or main.get("ppo", []), REGISTERED_ROW: headline.get("trudi", []),
+            MAIN_ROW: main.get("trudi", [])}  # fmt: skip
+
+
+def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], references: dict[str, list[dict]],
+                  results: Path) -> str:  # fmt: skip
+    """Mean curves of the study's variants beside its reference rows (PPO, TruDi registered, main grid), within the
+    budget."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    series = {"ppo": main.get("ppo", []), MAIN_ROW: main.get("trudi", []), **runs}
-    for name, rs in series.items():
+    styles = {"ppo": "k--", REGISTERED_ROW: "k-", MAIN_ROW: "k:"}
+    for name, rs in {**references, **runs}.items():
         if not rs:
             continue
         steps = [p["env_steps"] for p in rs[0]["curve"] if p["env_steps"] <= budget]
         mean = [mean_return_at(rs, s) for s in steps]
-        style = {"ppo": "k--", MAIN_ROW: "k-"}.get(name, "-")
-        ax.plot(steps, mean, style, label=f"{name} ({len(rs)})", linewidth=2 if name in ("ppo", MAIN_ROW) else 1)
+        ax.plot(steps, mean, styles.get(name, "-"), label=f"{name} ({len(rs)})", linewidth=2 if name in styles else 1)
     ax.set(xlabel="env steps", ylabel="deterministic return (mean over seeds)", title=f"{task}: learning study")
     ax.legend(fontsize=7, ncol=2)
     name = f"{task}_ablation.png"
@@ -504,6 +524,11 @@ def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], main: dic
     fig.savefig(results / "ablation" / name, dpi=100)
     plt.close(fig)
     return name
+
+
+def headline_runs(results: Path, patterns: tuple[str, ...]) -> list[dict]:
+    """The runs a headline entry names: its globs under ``results``, in order."""
+    return [json.loads(p.read_text()) for pattern in patterns for p in sorted(results.glob(pattern))]
 
 
 def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEADLINE) -> list[str]:
@@ -520,8 +545,7 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     panels: list[tuple[HeadlineSetting, dict[str, list[dict]]]] = []
     for setting in settings:
-        by_algo = {algo: [json.loads(p.read_text()) for pattern in patterns for p in sorted(results.glob(pattern))]
-                   for algo, patterns in setting.runs.items()}  # fmt: skip
+        by_algo = {algo: headline_runs(results, patterns) for algo, patterns in setting.runs.items()}
         ran = {algo: rs for algo, rs in by_algo.items() if rs}
         ppo = ran.get("ppo", [])
         budget = min((r["curve"][-1]["env_steps"] for rs in ran.values() for r in rs), default=0)

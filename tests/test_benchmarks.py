@@ -266,6 +266,26 @@ def test_gpu_check_pieces_refuse_cleanly_without_cuda_or_bundle(tmp_path: Path) 
     assert graphed.returncode != 0 and "cuda_graphs=True needs a CUDA device" in graphed.stderr
 
 
+def test_study_rows_compare_with_ppo_of_the_same_seeds() -> None:
+    """A study row's `k/n` pairs it with PPO's runs of its own seeds; where PPO lacks one of them, all PPO runs."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from summarize import ablation_row, same_seeds  # noqa: PLC0415
+
+    def run(seed: int, returns: list[float]) -> dict:  # checkpoints at 100, 200, 300, 400 env steps
+        curve = [{"iteration": i, "return": r, "length": 10.0, "env_steps": 100 * (i + 1)} for i, r in enumerate(returns)]
+        return {"seed": seed, "curve": curve, "num_envs": 1, "num_steps_per_env": 100}
+
+    ppo = [run(0, [0, 1, 1, 1]), run(1, [0, 1, 1, 1]), run(2, [0, 3, 3, 3])]
+    variant = [run(0, [0, 2, 2, 2]), run(1, [0, 2, 2, 2])]
+    assert [r["seed"] for r in same_seeds(ppo, variant)] == [0, 1]
+    assert same_seeds(ppo, [*variant, run(5, [0, 2, 2, 2])]) == ppo
+    # against seeds 0-1 of PPO (return 1) the variant's 2 is ahead at all 3 checkpoints from half the budget (200-400);
+    # against all three PPO runs (mean 5/3) too, but not against seed 2 alone (3)
+    assert "| 3/3 |" in ablation_row("v", "ours", variant, 400, ppo)
+    assert "| 0/3 |" in ablation_row("v", "ours", [run(2, [0, 2, 2, 2])], 400, ppo)
+    assert "| – |" in ablation_row("ppo", "stock", ppo, 400, [])
+
+
 def test_ablation_lists_variants_and_composes_runs() -> None:
     """Every variant's overrides are valid Hydra overrides of TruDi's config; a run keeps the budget's env steps."""
     listing = _run("benchmarks/ablation.py", "--list").stdout
