@@ -235,18 +235,29 @@ def seconds_per_env_step(runs: list[dict], keys: tuple[str, ...]) -> float:
     return statistics.mean(sum(timing(r, k) for k in keys) / (r["num_envs"] * r["num_steps_per_env"]) for r in runs)
 
 
+def same_seeds(pool: list[dict], runs: list[dict]) -> list[dict]:
+    """The runs of ``pool`` with the seeds of ``runs`` (a paired comparison), or all of ``pool`` if it lacks one."""
+    paired = [r for r in pool if r["seed"] in {run["seed"] for run in runs}]
+    return paired if len({r["seed"] for r in paired}) == len({r["seed"] for r in runs}) else pool
+
+
 def stock_ppo(grids: dict[str, dict[str, list[dict]]], trudi: list[dict]) -> tuple[str, list[dict]] | None:
-    """For a grid with TruDi runs only: the PPO runs of another grid of the same task, env count and env-step budget,
-    trained with the task's stock config (no Hydra override on their command); the grid with the most seeds."""
+    """For a grid with TruDi runs only: the PPO runs of the other grids of the same task, env count and env-step budget,
+    trained with the task's stock config (no Hydra override on their command), pooled over those grids and paired
+    with TruDi's seeds where the pool has them all (:func:`same_seeds`). Returns the grids' names and the runs."""
     first = trudi[0]
     candidates = [
-        (grid, by_algo["ppo"]) for grid, by_algo in grids.items()
+        (grid, by_algo["ppo"]) for grid, by_algo in sorted(grids.items())
         if by_algo.get("ppo") and all(
             r["task"] == first["task"] and r["num_envs"] == first["num_envs"]
             and r["curve"][-1]["env_steps"] == first["curve"][-1]["env_steps"]
             and not any("=" in word for word in r["command"].split()) for r in by_algo["ppo"])
     ]  # fmt: skip
-    return max(candidates, key=lambda c: (len(c[1]), c[0]), default=None)
+    if not candidates:
+        return None
+    chosen = same_seeds([r for _, runs in candidates for r in runs], trudi)
+    names = [grid for grid, runs in candidates if any(r is c for r in runs for c in chosen)]
+    return " + ".join(names), chosen
 
 
 def targets_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
@@ -390,12 +401,6 @@ def late_mean(values: list[float], upto: int) -> float:
     """Mean of the last ``LATE_FRACTION`` of the first ``upto`` values (the end of a run within the budget)."""
     values = values[:upto]
     return statistics.mean(values[-max(1, int(LATE_FRACTION * len(values))) :])
-
-
-def same_seeds(pool: list[dict], runs: list[dict]) -> list[dict]:
-    """The runs of ``pool`` with the seeds of ``runs`` (a paired comparison), or all of ``pool`` if it lacks one."""
-    paired = [r for r in pool if r["seed"] in {run["seed"] for run in runs}]
-    return paired if len({r["seed"] for r in paired}) == len({r["seed"] for r in runs}) else pool
 
 
 def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list[dict]) -> str:

@@ -286,6 +286,32 @@ def test_study_rows_compare_with_ppo_of_the_same_seeds() -> None:
     assert "| – |" in ablation_row("ppo", "stock", ppo, 400, [])
 
 
+def test_variant_grid_borrows_stock_ppo_of_its_own_seeds() -> None:
+    """A TruDi-only grid takes the stock PPO runs of its task, env count and budget, pooled over grids and paired by
+    seed: seeds 0-1 of TruDi get PPO's seeds 0-1 from the grid that has them, not the other grid's seeds 3-4; PPO
+    run with an override, or at another budget, is never borrowed."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from summarize import stock_ppo  # noqa: PLC0415
+
+    def run(algo: str, seed: int, steps: int = 100, command: str = "run_grid.py --tasks T") -> dict:
+        return {"algo": algo, "seed": seed, "task": "T", "num_envs": 8, "command": command,
+                "curve": [{"iteration": 0, "return": 0.0, "length": 1.0, "env_steps": steps}]}  # fmt: skip
+
+    grids = {
+        "T": {"ppo": [run("ppo", 0), run("ppo", 1)]},
+        "T_seeds3to4": {"ppo": [run("ppo", 3), run("ppo", 4)]},
+        "T_tuned": {"ppo": [run("ppo", 0, command="run_grid.py agent.algorithm.gamma=0.9")]},
+        "T_long": {"ppo": [run("ppo", 0, steps=200)]},
+    }
+    name, runs = stock_ppo(grids, [run("trudi", 0), run("trudi", 1)])
+    assert name == "T" and [r["seed"] for r in runs] == [0, 1]
+    name, runs = stock_ppo(grids, [run("trudi", s) for s in (0, 1, 3, 4)])
+    assert name == "T + T_seeds3to4" and [r["seed"] for r in runs] == [0, 1, 3, 4]
+    name, runs = stock_ppo(grids, [run("trudi", 7)])  # no PPO run of seed 7: every stock run
+    assert name == "T + T_seeds3to4" and len(runs) == 4
+    assert stock_ppo(grids, [run("trudi", 0, steps=300)]) is None
+
+
 def test_ablation_lists_variants_and_composes_runs() -> None:
     """Every variant's overrides are valid Hydra overrides of TruDi's config; a run keeps the budget's env steps."""
     listing = _run("benchmarks/ablation.py", "--list").stdout
