@@ -419,6 +419,12 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list
         cells += ["–", "–"]
     costs = [late_mean(r["diagnostics"]["soft_reward/entropy_cost"], n) for r, n in zip(runs, iters) if r.get("diagnostics")]
     cells.append(f"{statistics.mean(costs):.2g}" if len(costs) == len(runs) else "–")
+    keys = ("update_size/path_kl", "update_size/action_kl")
+    if all(k in r.get("diagnostics", {}) for r in runs for k in keys):  # H11: means over the updates within the budget
+        path, action = (statistics.mean(statistics.mean(r["diagnostics"][k][:n]) for r, n in zip(runs, iters)) for k in keys)
+        cells.append(f"{path:.3f} / {action:.3f}")
+    else:
+        cells.append("–")
     return f"| {name} | {whose} | {len(runs)} | " + " | ".join(cells) + " |"
 
 
@@ -465,7 +471,9 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
              "on at which the variant's mean is at or above PPO's (`k/n`; issue 11's Cartpole target is n/n), the final",
              "checkpoint's episode length,",
              f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
-             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code). `ppo` is every",
+             "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code), and how far an",
+             "update moved the policy (the path KL and the moment-matched action KL between the actor before and after it,",
+             "means over the updates; see the section on path and action KL below). `ppo` is every",
              "stock PPO run of the headline at 256 envs, and each row's `k/n` compares it with PPO's runs of the same seeds;",
              "`registered` is the headline's TruDi (the config registered today), `main grid` the main grid's TruDi",
              "(`benchmarks/results/<task>/`, as registered at 23db601: lr 3e-4), all cut at the study budget.",
@@ -481,8 +489,8 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
         main = grids.get(task, {})
         lines += [f"### {task}: {budget.env_steps:,} env steps, 256 envs", "",
                   "| variant | whose | seeds | return @25 % | @50 % | @100 % | ≥ PPO from 50 % | final ep. length | α "
-                  "| over-bound | entropy cost |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "| over-bound | entropy cost | path / action KL per update |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
         references = study_references(results, task, NUM_ENVS, main)
         ppo = references["ppo"]
         for name, reference in references.items():
