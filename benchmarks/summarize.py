@@ -256,7 +256,8 @@ def stock_ppo(grids: dict[str, dict[str, list[dict]]], trudi: list[dict]) -> tup
     if not candidates:
         return None
     chosen = same_seeds([r for _, runs in candidates for r in runs], trudi)
-    names = [grid for grid, runs in candidates if any(r is c for r in runs for c in chosen)]
+    chosen_ids = {id(r) for r in chosen}
+    names = [grid for grid, runs in candidates if any(id(r) in chosen_ids for r in runs)]
     return " + ".join(names), chosen
 
 
@@ -379,9 +380,12 @@ def compile_section(results: Path) -> list[str]:
 
 
 MAIN_ROW = "main grid"
-REGISTERED_ROW = "registered"
 """The study's reference row: the main grid's TruDi runs, the registered config of 23db601 (actor and critic lr 3e-4
 in every family; classic control has had 1e-3 since, from this study)."""
+REGISTERED_ROW = "registered"
+"""The study's row of TruDi as registered today: the headline's runs at the study's env count."""
+UPDATE_SIZE_KEYS = ("update_size/path_kl", "update_size/action_kl")
+"""The update-size diagnostic's logged pair (issue 11, H11): path KL, then moment-matched action KL."""
 LATE_FRACTION = 0.1
 """Share of a run's last iterations (within the study budget) over which the study's statistics are averaged."""
 
@@ -419,9 +423,9 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list
         cells += ["–", "–"]
     costs = [late_mean(r["diagnostics"]["soft_reward/entropy_cost"], n) for r, n in zip(runs, iters) if r.get("diagnostics")]
     cells.append(f"{statistics.mean(costs):.2g}" if len(costs) == len(runs) else "–")
-    keys = ("update_size/path_kl", "update_size/action_kl")
-    if all(k in r.get("diagnostics", {}) for r in runs for k in keys):  # H11: means over the updates within the budget
-        path, action = (statistics.mean(statistics.mean(r["diagnostics"][k][:n]) for r, n in zip(runs, iters)) for k in keys)
+    if all(k in r.get("diagnostics", {}) for r in runs for k in UPDATE_SIZE_KEYS):  # H11: means over the budget's updates
+        path, action = (statistics.mean(statistics.mean(r["diagnostics"][k][:n]) for r, n in zip(runs, iters))
+                        for k in UPDATE_SIZE_KEYS)  # fmt: skip
         cells.append(f"{path:.3f} / {action:.3f}")
     else:
         cells.append("–")
@@ -432,16 +436,15 @@ def update_size_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     """How far each update moved the policy (issue 11, H11), for the runs that log it: the path KL the trust region
     bounds beside the moment-matched action KL (``trudi_isaac.algorithms.update_size``), means over the updates and
     over the last ``LATE_FRACTION`` of them, then over the seeds; the ratio is path over action."""
-    keys = ("update_size/path_kl", "update_size/action_kl")
     rows = []
     for grid in sorted(grids):
         for algo in sorted(grids[grid], key=algo_rank):
-            runs = [r for r in grids[grid][algo] if all(k in r.get("diagnostics", {}) for k in keys)]
+            runs = [r for r in grids[grid][algo] if all(k in r.get("diagnostics", {}) for k in UPDATE_SIZE_KEYS)]
             if not runs:
                 continue
             cells = []
             for upto_end in (statistics.mean, lambda v: late_mean(v, len(v))):
-                path, action = (statistics.mean(upto_end(r["diagnostics"][k]) for r in runs) for k in keys)
+                path, action = (statistics.mean(upto_end(r["diagnostics"][k]) for r in runs) for k in UPDATE_SIZE_KEYS)
                 cells += [f"{path:.3f}", f"{action:.3f}", f"{path / action:.1f}" if action > 0 else "–"]
             rows.append(f"| {grid} | {algo} | {len(runs)} | " + " | ".join(cells) + " |")
     if not rows:
