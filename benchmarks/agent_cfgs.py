@@ -34,3 +34,25 @@ def agent_cfg(task: str, algo: str, device: str, bundle: Path | None = None) -> 
     if task not in cfgs or algo not in cfgs[task]:
         raise SystemExit(f"{bundle} has no config for {task} / {algo}; rebuild it with benchmarks/device_bundle.py")
     return cfgs[task][algo] | {"device": device}
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """``algorithm.num_mini_batches=32`` → ("algorithm.num_mini_batches", 32); values are JSON, else strings."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def apply_override(cfg: dict, key: str, value: object) -> None:
+    """Set the dotted ``key`` of the nested ``cfg``; the key must exist (a typo is an error, not a new field)."""
+    *parents, leaf = key.split(".")
+    node = cfg
+    for name in parents:
+        node = node.get(name) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or leaf not in node:
+        raise SystemExit(f"unknown config field '{key}'")
+    node[leaf] = value

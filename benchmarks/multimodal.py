@@ -14,12 +14,15 @@ picks different peaks at different states.
 benchmark's own, and ``--entropy_k`` the entropy targets (``registered``: keep the config's own); the mean reward of
 the sampled actions (1 at a peak) and their entropy are reported beside the mode shares. ``--seeds`` trains each config
 once per seed; a config's row is the mean over its seeds (each seed's statistics are kept under ``per_seed``).
+Trailing ``key=value`` overrides (e.g. ``algorithm.min_beta=0.01``) set fields of every TruDi/REPPO runner config and
+appear in the rows' names.
 Writes ``benchmarks/results/multimodal.json`` and ``benchmarks/results/multimodal.png``.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -33,6 +36,9 @@ import torch  # noqa: E402
 from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from agent_cfgs import apply_override, from_registry, parse_override  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 RUN_CACHE = Path(__file__).resolve().parent / ".runs" / "multimodal"  # one file per finished run and seed
 PEAKS = (-0.6, 0.6)
@@ -45,6 +51,8 @@ ENTROPY_BIN = 0.02
 """Bin width of the histogram that estimates the sampled actions' entropy (nats) on [-1, 1]."""
 REGISTERED_K = "registered"
 """``--entropy_k`` entry that keeps the config's own entropy target."""
+CFG_HASH_CHARS = 10
+"""Hex digits of the runner config's hash in a cached run's file name."""
 DEFAULT_BASE = "own"
 """``--bases`` entry for this benchmark's own TruDi/REPPO config (the others name tasks whose registered config is used)."""
 
@@ -75,9 +83,6 @@ class TwoPeaks(VecEnv):
 def registered_cfg(task: str, algo: str, steps: int, k: float | None) -> dict:
     """``task``'s registered TruDi/REPPO runner config, on TwoPeaks' observation group, with entropy target −k·A
     (``k`` None: the registered target)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from agent_cfgs import from_registry  # noqa: PLC0415
-
     cfg = from_registry(task, algo, "cpu")
     cfg |= {"num_steps_per_env": steps, "save_interval": 10**9, "obs_groups": {"actor": ["policy"], "critic": ["policy"]}}
     if k is not None:
@@ -85,49 +90,65 @@ def registered_cfg(task: str, algo: str, steps: int, k: float | None) -> dict:
     return cfg
 
 
-def runner_cfg(algo: str, steps: int, k: float | None, base: str = DEFAULT_BASE) -> dict:
-    """The runner config of one run: this benchmark's own (``base`` = "own") or a task's registered one; ``k`` None
-    keeps the config's entropy target."""
-    from isaaclab.utils import class_to_dict  # noqa: PLC0415
-
-    if algo != "ppo" and base != DEFAULT_BASE:
-        return registered_cfg(base, algo, steps, k)
-
+def runner_cfg(algo: str, steps: int, k: float | None, base: str = DEFAULT_BASE,
+               overrides: tuple[tuple[str, object], ...] = ()) -> dict:
+    """The runner config of one run: PPO's, or TruDi's/REPPO's: this benchmark's own (``base`` = "own") or a task's
+    registered one; ``k`` None keeps the config's entropy target; ``overrides`` (dotted key, value) set its fields."""
     if algo == "ppo":
-        from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
-            RslRlMLPModelCfg,
-            RslRlOnPolicyRunnerCfg,
-            RslRlPpoAlgorithmCfg,
-            check_rsl_rl_version,
-            handle_deprecated_rsl_rl_cfg,
-        )
+        return ppo_cfg(steps)
+    cfg = registered_cfg(base, algo, steps, k) if base != DEFAULT_BASE else own_cfg(algo, steps, k)
+    for key, value in overrides:
+        apply_override(cfg, key, value)
+    return cfg
 
-        gaussian = RslRlMLPModelCfg.GaussianDistributionCfg(init_std=1.0)
-        cfg = RslRlOnPolicyRunnerCfg(
-            num_steps_per_env=steps, max_iterations=1, save_interval=10**9, experiment_name="twopeaks",
-            obs_groups={"actor": ["policy"], "critic": ["policy"]},
-            actor=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True,
-                                   distribution_cfg=gaussian),
-            critic=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True),
-            algorithm=RslRlPpoAlgorithmCfg(
-                num_learning_epochs=5, num_mini_batches=4, learning_rate=1e-3, schedule="adaptive", gamma=0.99,
-                lam=0.95, entropy_coef=0.005, desired_kl=0.01, max_grad_norm=1.0, value_loss_coef=1.0,
-                use_clipped_value_loss=True, clip_param=0.2,
-            ),
-        )  # fmt: skip
-        cfg.empirical_normalization = False
-        cfg = handle_deprecated_rsl_rl_cfg(cfg, check_rsl_rl_version())
-    else:
-        from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
 
-        cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)(num_steps_per_env=steps, save_interval=10**9)
-        if k is not None:
-            cfg.algorithm.entropy_target_k = k
-        cfg.algorithm.critic_learning_rate = 1e-3
+def ppo_cfg(steps: int) -> dict:
+    """This benchmark's rsl-rl PPO runner config (Gaussian policy)."""
+    from isaaclab.utils import class_to_dict  # noqa: PLC0415
+    from isaaclab_rl.rsl_rl import (  # noqa: PLC0415
+        RslRlMLPModelCfg,
+        RslRlOnPolicyRunnerCfg,
+        RslRlPpoAlgorithmCfg,
+        check_rsl_rl_version,
+        handle_deprecated_rsl_rl_cfg,
+    )
+
+    gaussian = RslRlMLPModelCfg.GaussianDistributionCfg(init_std=1.0)
+    cfg = RslRlOnPolicyRunnerCfg(
+        num_steps_per_env=steps, max_iterations=1, save_interval=10**9, experiment_name="twopeaks",
+        obs_groups={"actor": ["policy"], "critic": ["policy"]},
+        actor=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True,
+                               distribution_cfg=gaussian),
+        critic=RslRlMLPModelCfg(hidden_dims=[128, 128], activation="elu", obs_normalization=True),
+        algorithm=RslRlPpoAlgorithmCfg(
+            num_learning_epochs=5, num_mini_batches=4, learning_rate=1e-3, schedule="adaptive", gamma=0.99,
+            lam=0.95, entropy_coef=0.005, desired_kl=0.01, max_grad_norm=1.0, value_loss_coef=1.0,
+            use_clipped_value_loss=True, clip_param=0.2,
+        ),
+    )  # fmt: skip
+    cfg.empirical_normalization = False
+    cfg = handle_deprecated_rsl_rl_cfg(cfg, check_rsl_rl_version())
     cfg.device = "cpu"
-    d = class_to_dict(cfg)
-    d.pop("policy", None)
-    return d
+    return without_policy(class_to_dict(cfg))
+
+
+def without_policy(cfg: dict) -> dict:
+    """A runner config dict without rsl-rl's deprecated ``policy`` entry (the ``actor``/``critic`` entries replace it)."""
+    cfg.pop("policy", None)
+    return cfg
+
+
+def own_cfg(algo: str, steps: int, k: float | None) -> dict:
+    """This benchmark's own TruDi/REPPO runner config; ``k`` None keeps the class's entropy target."""
+    from isaaclab.utils import class_to_dict  # noqa: PLC0415
+    from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
+
+    cfg = (TruDiRunnerCfg if algo == "trudi" else ReppoRunnerCfg)(num_steps_per_env=steps, save_interval=10**9)
+    if k is not None:
+        cfg.algorithm.entropy_target_k = k
+    cfg.algorithm.critic_learning_rate = 1e-3
+    cfg.device = "cpu"
+    return without_policy(class_to_dict(cfg))
 
 
 @torch.no_grad()
@@ -222,10 +243,12 @@ def k_label(k: float | None) -> str:
     return "registered k" if k is None else f"k={k:g}"
 
 
-def run_file_name(name: str, seed: int, iterations: int, num_envs: int, steps: int) -> str:
-    """File caching one finished run's sampled actions, so an interrupted invocation resumes where it stopped."""
+def run_file_name(name: str, seed: int, iterations: int, num_envs: int, cfg: dict) -> str:
+    """File caching one finished run's sampled actions, so an interrupted invocation resumes where it stopped; named
+    by a hash of the runner config too, so a changed registered config trains anew instead of reading an old run."""
     slug = re.sub(r"[^A-Za-z0-9.=-]+", "_", name).strip("_")
-    return f"{slug}_s{seed}_it{iterations}_n{num_envs}_st{steps}.json"
+    digest = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=str).encode()).hexdigest()[:CFG_HASH_CHARS]
+    return f"{slug}_s{seed}_it{iterations}_n{num_envs}_st{cfg['num_steps_per_env']}_{digest}.json"
 
 
 def main() -> int:
@@ -243,7 +266,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--cache", type=Path, default=RUN_CACHE,
                         help="finished runs' sampled actions; a rerun reads them instead of training (delete to retrain)")
+    parser.add_argument("overrides", nargs="*", type=parse_override,
+                        help="TruDi/REPPO runner-config fields, e.g. algorithm.min_beta=0.01")
     args = parser.parse_args()
+    suffix = "".join(f" {key}={value}" for key, value in args.overrides)
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
 
     torch.set_num_threads(1)
@@ -253,16 +279,18 @@ def main() -> int:
             for algo in args.algos for base in ([DEFAULT_BASE] if algo == "ppo" else args.bases)
             for k in ([None] if algo == "ppo" else args.entropy_k)]  # fmt: skip
     for algo, k, base in runs:
-        name = algo if algo == "ppo" else f"{algo} ({k_label(k)})" + ("" if base == DEFAULT_BASE else f" [{base}]")
+        name = algo if algo == "ppo" else (f"{algo} ({k_label(k)})" + ("" if base == DEFAULT_BASE else f" [{base}]")
+                                           + suffix)
         per_seed, samples = [], []
         for seed in args.seeds:
-            cache = args.cache / run_file_name(name, seed, args.iterations, args.num_envs, args.steps)
+            cfg = runner_cfg(algo, args.steps, k, base, tuple(args.overrides))
+            cache = args.cache / run_file_name(name, seed, args.iterations, args.num_envs, cfg)
             if cache.exists():  # finished in an earlier, interrupted invocation
                 actions = torch.tensor(json.loads(cache.read_text())["actions"])
             else:
                 torch.manual_seed(seed)
                 env = TwoPeaks(args.num_envs, seed=seed)
-                runner = OnPolicyRunner(env, runner_cfg(algo, args.steps, k, base), log_dir=None, device="cpu")
+                runner = OnPolicyRunner(env, cfg, log_dir=None, device="cpu")
                 runner.learn(args.iterations)
                 actions = sample_actions(runner, contexts, 512)  # [C, S]
                 cache.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import ALGOS, agent_cfg  # noqa: E402
+from agent_cfgs import ALGOS, agent_cfg, apply_override, parse_override  # noqa: E402
 from evaluate_checkpoints import storage_bytes  # noqa: E402
 from timed_iteration import timed_iteration  # noqa: E402
 from torch_cartpole import TorchCartpole  # noqa: E402
@@ -96,28 +96,6 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
     run["buffer_bytes"] = storage_bytes(alg.storage)
     run["train_wall_s"] = time.time() - start
     return run
-
-
-def parse_override(text: str) -> tuple[str, object]:
-    """``algorithm.num_mini_batches=32`` → ("algorithm.num_mini_batches", 32); values are JSON, else strings."""
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got '{text}'")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def apply_override(cfg: dict, key: str, value: object) -> None:
-    """Set the dotted ``key`` of the nested ``cfg``; the key must exist (a typo is an error, not a new field)."""
-    *parents, leaf = key.split(".")
-    node = cfg
-    for name in parents:
-        node = node.get(name) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or leaf not in node:
-        raise SystemExit(f"unknown config field '{key}'")
-    node[leaf] = value
 
 
 def device_name(device: str) -> str:

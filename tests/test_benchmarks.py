@@ -139,7 +139,7 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     assert (results / "multimodal.png").is_file()
     cached = sorted((tmp_path / "cache").glob("*.json"))
     assert len(cached) == 10  # 5 runs x 2 seeds: an interrupted invocation resumes from them
-    planted = tmp_path / "cache" / "ppo_s1_it1_n16_st8.json"
+    (planted,) = (tmp_path / "cache").glob("ppo_s1_it1_n16_st8_*.json")
     actions = json.loads(planted.read_text())["actions"]
     planted.write_text(json.dumps({"actions": [[0.6] * len(row) for row in actions]}))
     _run("benchmarks/multimodal.py", *args[:-3], "--algos", "ppo", "--seeds", "0", "1")
@@ -150,6 +150,39 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "benchmarks/multimodal.py", "--entropy_k", "0"], cwd=REPO, env=ENV,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "entropy_k must be > 0 or 'registered'" in bad.stderr
+
+
+def test_two_mode_target_asks_each_seed_for_both_peaks() -> None:
+    """Two seeds that each keep a different single peak average to both peaks; the target judges every seed's policy."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from summarize import multimodal_table  # noqa: PLC0415
+
+    def row(name: str, *shares: tuple[float, float]) -> dict:
+        per_seed = [{"fraction_near_peak": {"-0.6": a, "0.6": b}, "mean_reward": 0.6} for a, b in shares]
+        mean = {m: sum(s["fraction_near_peak"][m] for s in per_seed) / len(per_seed) for m in ("-0.6", "0.6")}
+        return {"algo": name, "seeds": list(range(len(shares))), "per_seed": per_seed, "fraction_near_peak": mean,
+                "mean_reward": 0.6, "mode_entropy": 0.5, "modes_covered": 1.5, "near_any": 0.6}
+
+    report = {"iterations": 1, "num_envs": 1, "command": "-",
+              "results": [row("trudi (split)", (0.55, 0.05), (0.05, 0.55)), row("trudi (both)", (0.3, 0.3), (0.25, 0.35))]}
+    rows = {line.split(" | ")[0]: line for line in multimodal_table(report, Path("x"), "") if line.startswith("| trudi")}
+    assert "| 0.30 / 0.30 |" in rows["| trudi (split)"] and "| 0.05 / 0.05 |" in rows["| trudi (split)"]
+    assert rows["| trudi (split)"].endswith("**missed** |") and rows["| trudi (both)"].endswith("**met** |")
+
+
+def test_multimodal_overrides_set_trudi_and_reppo_fields_only() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from multimodal import runner_cfg  # noqa: PLC0415
+
+    overrides = (("algorithm.min_beta", 0.02),)
+    for base in ("own", "Isaac-Cartpole"):
+        plain, changed = runner_cfg("trudi", 8, None, base), runner_cfg("trudi", 8, None, base, overrides)
+        assert plain["algorithm"]["min_beta"] != 0.02 and changed["algorithm"]["min_beta"] == 0.02
+        plain["algorithm"].pop("min_beta"), changed["algorithm"].pop("min_beta")
+        assert plain == changed  # nothing else moved
+    assert "min_beta" not in runner_cfg("ppo", 8, None, "own", overrides)["algorithm"]  # PPO runs keep their config
+    with pytest.raises(SystemExit, match="unknown config field 'algorithm.min_betta'"):
+        runner_cfg("trudi", 8, None, "own", (("algorithm.min_betta", 0.02),))
 
 
 def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
