@@ -163,9 +163,10 @@ class TruDiAlgorithmCfg:
     """Capture the minibatch step and act()'s chain in CUDA graphs (CUDA, single process). Off until measured on
     a GPU (benchmarks/gpu_check.sh); asking for it without CUDA is a clear error."""
     policy_ema: float = 0.0
-    """Ours (issue 11, H7): the decay of an exponential moving average of the actor's weights, taken once per update,
-    that play, export and evaluation use instead of the last weights; training still samples from the actor, so a
-    run's training is the same with it on or off. 0: off (the policy is the actor)."""
+    """Ours (issue 11, H7): the decay of an exponential moving average of the actor's weights, taken once per update
+    and bias-corrected as Adam's moments (the initial weights carry no weight), that play, export and evaluation use
+    instead of the last weights; training still samples from the actor, so a run's training is the same with it on or
+    off. 0: off (the policy is the actor)."""
     lr_schedule: str = "constant"
     """The step sizes over the run: "constant" (the authors' TruDi); "linear": from learning_rate and
     critic_learning_rate (and the duals' with dual_optimizer "actor") to 0 over the runner's max_iterations updates,

@@ -23,23 +23,21 @@ class HeadlineSetting:
 HEADLINE: tuple[HeadlineSetting, ...] = (
     HeadlineSetting("Isaac-Cartpole", 4096, {
         "ppo": ("Isaac-Cartpole/ppo_s?_envs4096_steps8_k2.json",),
-        "trudi": ("Isaac-Cartpole/trudi_s?_envs4096_steps8_k2.json",),
+        "trudi": ("Isaac-Cartpole/trudi_s?_envs4096_min_beta0.01_ema0.9bc.json",),
         "reppo": ("Isaac-Cartpole/reppo_s?_envs4096_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Cartpole", 256, {
         "ppo": ("Isaac-Cartpole/ppo_s?.json", "Isaac-Cartpole/ppo_s?_seeds3to5.json"),
-        # seeds 0-2: the study variant that became classic control's config; 3-5: a replicate on seeds it was not
-        # chosen on
-        "trudi": ("ablation/Isaac-Cartpole/trudi_s?_steps_8_k2.json", "Isaac-Cartpole/trudi_s?_seeds3to5.json"),
+        "trudi": ("Isaac-Cartpole/trudi_s?_min_beta0.01_ema0.9bc.json",),
         "reppo": ("Isaac-Cartpole/reppo_s?_reppo_recipe.json",),
     }),
     HeadlineSetting("Isaac-Cartpole-Direct", 4096, {
         "ppo": ("Isaac-Cartpole-Direct/ppo_s?_envs4096.json",),
-        "trudi": ("Isaac-Cartpole-Direct/trudi_s?_envs4096.json",),
+        "trudi": ("Isaac-Cartpole-Direct/trudi_s?_envs4096_min_beta0.01_ema0.9bc.json",),
     }),
     HeadlineSetting("Isaac-Cartpole-Direct", 256, {
         "ppo": ("Isaac-Cartpole-Direct/ppo_s?.json",),
-        "trudi": ("Isaac-Cartpole-Direct/trudi_s?.json",),
+        "trudi": ("Isaac-Cartpole-Direct/trudi_s?_min_beta0.01_ema0.9bc.json",),
     }),
     HeadlineSetting("Isaac-Ant", 4096, {
         "ppo": ("Isaac-Ant/ppo_s?_envs4096.json",),

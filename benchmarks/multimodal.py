@@ -153,13 +153,13 @@ def own_cfg(algo: str, steps: int, k: float | None) -> dict:
 
 @torch.no_grad()
 def sample_actions(runner, contexts: torch.Tensor, samples_per_context: int) -> torch.Tensor:
-    """Stochastic actions ``[C, S]`` of the trained policy at each context."""
+    """Stochastic actions ``[C, S]`` of the trained policy at each context: ``play.py --stochastic``'s (the weight
+    average where a config keeps one)."""
+    from trudi_isaac.cli.play import sampling_policy  # noqa: PLC0415
+
     runner.alg.eval_mode()
     obs = TensorDict({"policy": contexts.repeat_interleave(samples_per_context, 0)}, batch_size=[len(contexts) * samples_per_context])
-    if hasattr(runner.alg, "recording"):
-        actions = runner.alg.act(obs)
-    else:
-        actions = runner.alg.get_policy()(obs, stochastic_output=True)
+    actions = sampling_policy(runner.alg)(obs)
     return actions[:, 0].clamp(-1, 1).view(len(contexts), samples_per_context)
 
 

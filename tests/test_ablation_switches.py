@@ -8,6 +8,7 @@ from test_static_update import rollout_alg
 from test_trudi_core import SMALL, runner_cfg
 from toy_envs import PointReach
 from trudi_isaac.algorithms.trudi import ADAPTIVE_MIN_LR, TruDi
+from trudi_isaac.cli.play import sampling_policy
 from trudi_isaac.agents.trudi_cfg import TruDiAlgorithmCfg
 from trudi_isaac.utils.config_checks import ConfigError
 
@@ -113,11 +114,15 @@ def ema_alg(policy_ema: float) -> TruDi:
     return rollout_alg("split", perturb=False, policy_ema=policy_ema, num_learning_epochs=1)
 
 
-def test_policy_ema_averages_the_weights_once_per_update_and_leaves_training_alone() -> None:
-    """θ̄ ← d·θ̄ + (1 − d)·θ after the update; buffers copied; play/export's policy is θ̄; the actor trains as without."""
+@pytest.mark.parametrize(("done", "weight"), [(0, 1.0), (1, 1 / 1.75), (200, 0.25)])
+def test_policy_ema_averages_the_weights_once_per_update_and_leaves_training_alone(done: int, weight: float) -> None:
+    """After the t-th update θ̄ ← θ̄ + w·(θ − θ̄), w = (1 − d) / (1 − dᵗ) (d = 0.75: the first update's weights
+    alone, then 1/(1 + d), tending to 1 − d); buffers copied; play/export's policy is θ̄; the actor trains as
+    without."""
     plain, averaged = ema_alg(0.0), ema_alg(0.75)
+    averaged.num_updates = done  # updates before this one (the lr schedule is constant: nothing else reads it)
     assert plain.average_actor is None and plain.get_policy() is plain.actor
-    before = [p.detach().clone() for p in averaged.actor.parameters()]
+    before = [p.detach().clone() for p in averaged.average_actor.parameters()]
     torch.manual_seed(1)
     plain.update()
     torch.manual_seed(1)
@@ -126,7 +131,7 @@ def test_policy_ema_averages_the_weights_once_per_update_and_leaves_training_alo
         torch.testing.assert_close(p, q, rtol=0, atol=0)  # the same training
     moved = 0
     for old, new, mean in zip(before, averaged.actor.parameters(), averaged.get_policy().parameters()):
-        torch.testing.assert_close(mean, 0.75 * old + 0.25 * new)
+        torch.testing.assert_close(mean, old + weight * (new - old))
         moved += int(not torch.equal(old, new))
     assert moved > 0 and averaged.get_policy() is averaged.average_actor
     for b, c in zip(averaged.actor.buffers(), averaged.average_actor.buffers()):
@@ -151,6 +156,28 @@ def test_policy_ema_travels_with_the_checkpoint() -> None:
     restored.load(without, None, strict=True)  # the average starts at the actor
     for p, q in zip(averaged.actor.parameters(), restored.average_actor.parameters()):
         torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+
+def test_play_samples_the_weight_average() -> None:
+    """``play.py --stochastic`` samples the policy it exports: the weight average (with the same noise, the same
+    actions as sampling the average directly, not those of the last weights), and nothing is recorded."""
+    averaged = ema_alg(0.75)
+    averaged.num_updates = 1  # a second update: the average is no longer the actor
+    torch.manual_seed(1)
+    averaged.update()
+    averaged.eval_mode()
+    obs = PointReach(num_envs=16, seed=5).get_observations()
+    stored = averaged.storage.step
+
+    def sampled(act) -> torch.Tensor:
+        torch.manual_seed(2)
+        with torch.no_grad():
+            return act(obs)
+
+    played = sampled(sampling_policy(averaged))
+    torch.testing.assert_close(played, sampled(lambda o: averaged.average_actor(o, stochastic_output=True)), rtol=0, atol=0)
+    assert (played - sampled(averaged.act)).abs().max() > 1e-4  # act() samples the last weights
+    assert averaged.storage.step == stored
 
 
 @pytest.mark.parametrize("bad", [1.0, -0.1, "0.9"])

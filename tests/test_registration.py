@@ -38,7 +38,8 @@ for task in registration.registered_tasks():
         steps = family.get("num_steps_per_env", ppo.num_steps_per_env)  # a family may set it
         assert cfg.num_steps_per_env == steps and cfg.max_iterations == ppo.max_iterations
         report.setdefault("agents", {})[f"{task}/{key[:5]}"] = [cfg.num_steps_per_env, cfg.algorithm.entropy_target_k,
-                                                            cfg.algorithm.lr_schedule]
+                                                            cfg.algorithm.lr_schedule, cfg.algorithm.min_beta,
+                                                            cfg.algorithm.policy_ema]
         assert cfg.experiment_name == ppo.experiment_name + ("_trudi" if key.startswith("trudi") else "_reppo")
         assert cfg.clip_actions == ppo.clip_actions
     report["tasks"][task] = {"actor": d["actor"]["class_name"], "experiment": cfg.experiment_name}
@@ -55,12 +56,14 @@ def test_every_registered_entry_point_resolves_to_a_valid_config() -> None:
     assert len(tasks) >= 40, sorted(tasks)
     for task in ("Isaac-Cartpole", "Isaac-Ant", "Isaac-Humanoid", "Isaac-Humanoid-Direct"):
         assert task in tasks
-    # classic control's family sets TruDi's rollout length and entropy target, locomotion's its learning-rate schedule;
-    # the REPPO agent keeps its own recipe
+    # classic control's family sets TruDi's rollout length, entropy target, β floor and weight average, locomotion's
+    # its learning-rate schedule; the REPPO agent keeps its own recipe
     agents = report["agents"]
-    assert agents["Isaac-Cartpole/trudi"] == [8, 2.0, "constant"]
-    assert agents["Isaac-Cartpole/reppo"] == [16, 0.5, "constant"]
-    assert agents["Isaac-Ant/trudi"] == [32, 4.0, "linear"] and agents["Isaac-Ant/reppo"] == [32, 0.5, "constant"]
+    assert agents["Isaac-Cartpole/trudi"] == [8, 2.0, "constant", 0.01, 0.9]
+    assert agents["Isaac-Cartpole-Direct/trudi"] == agents["Isaac-Cartpole/trudi"]
+    assert agents["Isaac-Cartpole/reppo"] == [16, 0.5, "constant", None, 0.0]
+    assert agents["Isaac-Ant/trudi"] == [32, 4.0, "linear", None, 0.0]
+    assert agents["Isaac-Ant/reppo"] == [32, 0.5, "constant", None, 0.0]
     assert agents["Isaac-Humanoid/trudi"][2] == "linear"
     # only image (CNN) and recurrent PPO configs are not carried over, each with its reason
     assert all("CNN" in why or "recurrent" in why for why in report["underived"].values()), report["underived"]

@@ -432,10 +432,13 @@ class TruDi:
 
     @torch.no_grad()
     def _average_weights(self) -> None:
-        """θ̄ ← d·θ̄ + (1 − d)·θ once per update (d = policy_ema); buffers (the observation normalizer's statistics,
-        the action spread) are the actor's own, copied."""
+        """θ̄ ← θ̄ + w_t·(θ − θ̄) after the t-th update, w_t = (1 − d) / (1 − dᵗ) (d = policy_ema): the moving average
+        with Adam's bias correction, a weighted mean of θ_1 … θ_t alone (θ̄ = θ_1 after the first update; the random
+        θ_0 carries no weight), tending to d·θ̄ + (1 − d)·θ. Buffers (the observation normalizer's statistics, the
+        action spread) are the actor's own, copied."""
+        weight = (1.0 - self.policy_ema) / (1.0 - self.policy_ema ** (self.num_updates + 1))
         for average, current in zip(self.average_actor.parameters(), self.actor.parameters()):
-            average.lerp_(current, 1.0 - self.policy_ema)
+            average.lerp_(current, weight)
         for average, current in zip(self.average_actor.buffers(), self.actor.buffers()):
             average.copy_(current)
 

@@ -1,8 +1,8 @@
 """``scripts/play.py``: evaluate a checkpoint for some episodes and export the policy.
 
 Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnPolicyRunner``,
-runs the deterministic policy (default) or the stochastic one until ``--episodes`` episodes have
-ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
+runs the deterministic policy (default) or the stochastic one (sampled from the same weights: a run's weight
+average where it keeps one) until ``--episodes`` episodes have ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
 ``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
 against the torch module it was exported from, on the observations of the evaluation. That export
 is always the fully deterministic policy: for the diffusion actor the ODE from x_0 = 0, whatever
@@ -18,9 +18,10 @@ import contextlib
 import math
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
+from tensordict import TensorDict
 
 from trudi_isaac.cli.common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
 from trudi_isaac.modules.chain_policy import ChainPolicy
@@ -39,11 +40,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     add_common_args(parser)
     parser.add_argument("--checkpoint", default=None, help="Checkpoint file or run folder (default: latest run).")
     parser.add_argument("--episodes", type=int, default=32, help="Episodes to evaluate.")
-    parser.add_argument("--stochastic", action="store_true", help="Sample actions instead of the deterministic policy.")
+    parser.add_argument("--stochastic", action="store_true",
+                        help="Sample actions from the policy's distribution instead of the deterministic policy.")
     parser.add_argument("--no_export", action="store_true", help="Skip the TorchScript/ONNX export.")
     args = parser.parse_args(argv)
     check_positive(args, "episodes")
     return args
+
+
+def sampling_policy(alg) -> Callable[[TensorDict], torch.Tensor]:
+    """The stochastic form of the policy that play evaluates and exports: actions sampled from ``alg.get_policy()``
+    (a TruDi/REPPO run's weight average where it keeps one, else its actor; PPO's actor), nothing recorded."""
+    model = alg.get_policy()
+    return lambda obs: model(obs, stochastic_output=True)
 
 
 def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
@@ -149,7 +158,7 @@ def play(argv: list[str]) -> int:
         runner.load(checkpoint, map_location=args.device)
         print(f"[play] checkpoint: {checkpoint}")
         policy = runner.get_inference_policy(device=args.device)
-        act = runner.alg.act if args.stochastic else policy
+        act = sampling_policy(runner.alg) if args.stochastic else policy
         mean_return, mean_length, seen = evaluate(env, act, args.episodes)
         mode = "stochastic" if args.stochastic else "deterministic"
         print(f"[play] {mode} policy, {args.episodes} episodes: mean return {mean_return:.3f}, mean length {mean_length:.1f}")
