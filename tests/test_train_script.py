@@ -43,21 +43,26 @@ def test_ppo_on_cartpole_writes_checkpoint_and_events(run_script, tmp_path: Path
     assert "Learning iteration 2/3" in result.stdout
 
 
-def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init_beta: float) -> None:
+def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init_beta: float,
+                        min_beta: float | None = None) -> None:
     """What a working TruDi run of two or more iterations logs: every scalar finite; a path KL ≥ 0 whose max is at
     least its mean; an over-bound fraction in [0, 1]; a positive critic cross-entropy and a non-negative auxiliary
     loss; α and β positive, moved off their initial values by the first update's dual steps and moved again by
-    the second's (a dual step of the wrong size, or none, or a NaN anywhere, fails here)."""
+    the second's (a dual step of the wrong size, or none, or a NaN anywhere, fails here); with ``min_beta``, β never
+    below it, and a β that did not move is held exactly there."""
     for tag, values in scalars.items():
         assert all(math.isfinite(v) for v in values), (tag, values)
     kl_mean, kl_max = scalars["Loss/trust_region/kl_mean"], scalars["Loss/trust_region/kl_max"]
     assert all(0.0 <= mean <= peak for mean, peak in zip(kl_mean, kl_max)), (kl_mean, kl_max)
     assert all(0.0 <= f <= 1.0 for f in scalars["Loss/trust_region/over_bound_frac"])
     assert all(v > 0.0 for v in scalars["Loss/critic"]) and all(v >= 0.0 for v in scalars["Loss/critic_aux"])
-    for tag, init in (("Loss/trust_region/alpha", init_alpha), ("Loss/trust_region/beta", init_beta)):
+    for tag, init, floor in (("Loss/trust_region/alpha", init_alpha, None), ("Loss/trust_region/beta", init_beta, min_beta)):
         values = scalars[tag]
         assert all(v > 0.0 for v in values), (tag, values)
-        assert abs(math.log(values[0] / init)) > 1e-3 and abs(math.log(values[1] / values[0])) > 1e-3, (tag, init, values)
+        for before, after in ((init, values[0]), (values[0], values[1])):
+            at_floor = floor is not None and abs(math.log(after / floor)) < 1e-6
+            assert abs(math.log(after / before)) > 1e-3 or at_floor, (tag, init, values)
+        assert floor is None or min(values) >= floor * (1 - 1e-6), (tag, floor, values)
 
 
 def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str) -> Path:
@@ -74,7 +79,7 @@ def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str) -> Path
     for tag in TRUST_REGION_TAGS:
         assert len(scalars.get(tag, [])) == 2, (tag, sorted(scalars))
     algorithm = yaml.safe_load((run / "params" / "agent.yaml").read_text())["algorithm"]
-    check_trudi_scalars(scalars, algorithm["init_alpha"], algorithm["init_beta"])
+    check_trudi_scalars(scalars, algorithm["init_alpha"], algorithm["init_beta"], algorithm.get("min_beta"))
     return run
 
 
