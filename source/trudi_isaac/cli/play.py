@@ -1,9 +1,10 @@
 """``scripts/play.py``: evaluate a checkpoint for some episodes and export the policy.
 
 Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnPolicyRunner``,
-runs the deterministic policy (default) or the stochastic one (sampled from the same weights: a run's weight
-average where it keeps one) until ``--episodes`` episodes have ended, prints their mean return and length, and exports ``policy.pt`` (TorchScript) and
-``policy.onnx`` to ``<run>/exported/`` as Isaac Lab's play does. The ONNX model is checked
+runs the deterministic policy (default) or the stochastic one (sampled from the same weights: a run's
+weight average where it keeps one) until ``--episodes`` episodes have ended, prints their mean return
+and length, and exports ``policy.pt`` (TorchScript) and ``policy.onnx`` to ``<run>/exported/`` as
+Isaac Lab's play does. The ONNX model is checked
 against the torch module it was exported from, on the observations of the evaluation. That export
 is always the fully deterministic policy: for the diffusion actor the ODE from x_0 = 0, whatever
 its ``deterministic_start`` (with ``"prior"`` the evaluated policy draws x_0 from the prior, a
