@@ -6,7 +6,8 @@
 The env produces random observations and rewards at almost no cost, so the numbers are the
 algorithms' own: policy time per env step during collection, and the time of one ``update()``.
 Runs on CUDA too (``--device cuda --num_envs 4096``), eagerly or with TruDi's and REPPO's minibatch step and
-collection chain in CUDA graphs (``--cuda_graphs``). Prints a JSON line; ``--out`` appends it to a file.
+collection chain in CUDA graphs (``--cuda_graphs``). ``--count_ops`` adds the ops each dispatches (:mod:`op_count`,
+a proxy for GPU kernel launches that the CPU can measure). Prints a JSON line; ``--out`` appends it to a file.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import agent_cfg  # noqa: E402
+from agent_cfgs import agent_cfg, apply_override, parse_override  # noqa: E402
+from op_count import OpCount  # noqa: E402
 from timed_iteration import timed_iteration  # noqa: E402
 
 EPISODE_LENGTH = 1000
@@ -55,6 +57,8 @@ def runner_cfg(algo: str, args: argparse.Namespace) -> dict:
     cfg = agent_cfg(args.task, algo, args.device, args.agent_cfgs)
     if args.cuda_graphs and algo != "ppo":  # rsl-rl's PPO has no graphed mode: it runs eagerly beside them
         cfg["algorithm"] |= {"cuda_graphs": True}
+    for key, value in args.overrides:
+        apply_override(cfg, key, value)
     return cfg | {"num_steps_per_env": args.steps, "save_interval": 10**9}
 
 
@@ -80,6 +84,8 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     storage = alg.storage
     buffer_bytes = storage.memory_bytes() if hasattr(storage, "memory_bytes") else None
     extra = {"profile": profile_iteration(alg, env, obs, args)} if args.profile else {}
+    if args.count_ops and not (args.cuda_graphs and algo != "ppo"):  # a graph's replays dispatch nothing
+        extra["ops"] = count_iteration_ops(alg, env, obs, args.steps)
     return extra | {
         "algo": algo,
         "mode": "graphed" if args.cuda_graphs and algo != "ppo" else "eager",
@@ -112,6 +118,31 @@ def profile_iteration(alg, env, obs, args: argparse.Namespace) -> dict:
     }
 
 
+def count_iteration_ops(alg, env, obs, steps: int) -> dict:
+    """One more iteration with the algorithm's dispatched ops counted (:mod:`op_count`, a proxy for GPU kernels;
+    the env's own ops left out): per env step of collection, per update, per minibatch step of the update."""
+    collect, update = OpCount(), OpCount()
+    with torch.inference_mode():
+        for _ in range(steps):
+            with collect:
+                actions = alg.act(obs)
+            obs, rewards, dones, extras = env.step(actions)
+            with collect:
+                alg.process_env_step(obs, rewards, dones, extras)
+        with collect:
+            alg.compute_returns(obs)
+    with update:
+        alg.update()
+    minibatch_steps = alg.num_learning_epochs * alg.num_mini_batches  # the same fields in rsl-rl's PPO and ours
+    return {
+        "per_env_step": collect.total / steps,
+        "per_update": update.total,
+        "per_minibatch_step": update.total / minibatch_steps,
+        "minibatch_steps": minibatch_steps,
+        "update_top": dict(update.by_name.most_common(10)),
+    }
+
+
 def emit(record: dict, out: Path | None) -> None:
     """Print ``record`` as one JSON line; append it to ``out`` if given."""
     line = json.dumps(record)
@@ -133,10 +164,13 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", type=int, default=0, help="Profile one more iteration; keep the top N ops.")
+    parser.add_argument("--count_ops", action="store_true", help="Count dispatched ops (a GPU-kernel proxy; eager).")
     parser.add_argument("--cuda_graphs", action="store_true", help="TruDi/REPPO with algorithm.cuda_graphs=True.")
     parser.add_argument("--update_threads", type=int, default=None, help="CPU: torch threads inside update() only.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
+    parser.add_argument("overrides", nargs="*", type=parse_override,
+                        help="key=value fields of every runner config, e.g. algorithm.gate_form=masked (the CUDA step)")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

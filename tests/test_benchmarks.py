@@ -250,12 +250,29 @@ def test_torch_grid_runs_without_isaaclab_on_a_config_bundle(tmp_path: Path) -> 
     assert bad.returncode != 0 and "unknown config field 'algorithm.num_minibatches'" in bad.stderr
 
 
-def test_update_cost_profile_names_the_phases() -> None:
-    out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1", "--algos", "trudi",
-               "--profile", "5").stdout.splitlines()[-1]  # fmt: skip
-    profile = json.loads(out)["results"][0]["profile"]
+def test_update_cost_profile_names_the_phases_and_counts_ops() -> None:
+    out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1", "--algos", "trudi", "ppo",
+               "--profile", "5", "--count_ops").stdout.splitlines()[-1]  # fmt: skip
+    trudi, ppo = json.loads(out)["results"]
+    profile = trudi["profile"]
     assert set(profile["phases_cpu_ms"]) == {"trudi/critic", "trudi/trust_region_kl", "trudi/actor_chain", "trudi/actor_backward"}
     assert len(profile["top_self_ms"]) == 5 and profile["host_reads"] > 0
+    for ops in (trudi["ops"], ppo["ops"]):
+        assert ops["per_update"] == ops["per_minibatch_step"] * ops["minibatch_steps"] > 0 and ops["per_env_step"] > 0
+    assert trudi["ops"]["per_minibatch_step"] > ppo["ops"]["per_minibatch_step"]  # a chain of steps against one MLP
+
+
+def test_op_count_counts_compute_ops_not_views() -> None:
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from op_count import OpCount  # noqa: PLC0415
+
+    a, b = torch.randn(3, 4), torch.randn(4, 5)
+    ops = OpCount()
+    with ops:
+        c = (a @ b).view(15).unsqueeze(0).t()  # one kernel, then views
+    with ops:  # counts add up over blocks
+        (c + 1.0).sum()
+    assert ops.by_name == {"mm": 1, "add": 1, "sum": 1} and ops.total == 3
 
 
 def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:

@@ -392,6 +392,45 @@ def test_stored_chain_kl_equals_rerun_with_same_noise() -> None:
     torch.testing.assert_close(stored.double(), manual, rtol=1e-4, atol=1e-5)
 
 
+def test_sample_and_step_means_follow_the_recursion_with_its_gradients() -> None:
+    """``sample`` and ``step_means`` compute μ_θ,n in a regrouped form; in float64 they equal TRUDI.md's recursion
+    μ_n = x_n + η_n (−x_n / σ_p² + clip(f)), x_{n+1} = μ_n + sqrt(2η_n) ε_n, in value and in every parameter's
+    gradient — with control outputs beyond the clip, where neither passes a gradient."""
+    clip = 0.1
+    actor = diffusion_actor(num_steps=4, control_clip=clip).double()
+    obs, noise = torch.randn(16, OBS_DIM, dtype=torch.float64), torch.randn(16, 5, ACT_DIM, dtype=torch.float64)
+
+    def reference() -> torch.Tensor:
+        eta, time_features, h = actor.eta(), actor.time_features(), actor.control.obs_features(obs)
+        x, xs, means, clipped = actor.prior_std * noise[:, 0], [], [], []
+        for n in range(actor.num_steps):
+            f = actor.control.tail(h + actor.control.x_proj(x) + time_features[n])
+            clipped.append(f.abs() > clip)
+            means.append(x + eta[n] * (-x / actor.prior_var + f.clamp(-clip, clip)))
+            xs.append(x)
+            x = means[-1] + torch.sqrt(2.0 * eta[n]) * noise[:, n + 1]
+        chain, means = torch.stack([*xs, x], 1), torch.stack(means, 1)
+        log_prob = actor.chain_log_prob(chain, means, 2.0 * eta)
+        assert 0.1 < torch.stack(clipped).double().mean() < 0.9  # both sides of the clip are exercised
+        return torch.cat([chain.flatten(), means.flatten(), log_prob, actor.squash(x).flatten()])
+
+    def ours() -> torch.Tensor:
+        s = actor.sample(obs, noise)
+        torch.testing.assert_close(actor.step_means(obs, s.chain), s.means, rtol=1e-12, atol=1e-12)
+        return torch.cat([s.chain.flatten(), s.means.flatten(), s.log_prob, s.actions.flatten()])
+
+    weights = torch.randn_like(reference())
+    values, grads = [], []
+    for fn in (reference, ours):
+        actor.zero_grad()
+        out = fn()
+        (weights * out).sum().backward()
+        values.append(out.detach())
+        grads.append(torch.cat([p.grad.flatten() for p in actor.parameters()]))
+    torch.testing.assert_close(values[1], values[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
 # --- 4. the trust-region gate -----------------------------------------------------------------------------------------
 
 
