@@ -162,6 +162,11 @@ class TruDiAlgorithmCfg:
     cuda_graphs: bool = False
     """Capture the minibatch step and act()'s chain in CUDA graphs (CUDA, single process). Off until measured on
     a GPU (benchmarks/gpu_check.sh); asking for it without CUDA is a clear error."""
+    torch_compile: bool = False
+    """Compile the minibatch step's losses (forward and backward) and act()'s chain with ``torch.compile`` (static
+    shapes: needs the masked gate, "auto" on CUDA or "masked"). Fuses the elementwise ops between the matmuls (about
+    3x fewer kernels in the chain); the first update waits for the compilation (a minute or more). With
+    ``cuda_graphs`` the compiled kernels are captured. Off until measured on a GPU (benchmarks/gpu_check.sh)."""
     policy_ema: float = 0.0
     """Ours (issue 11, H7): the decay of an exponential moving average of the actor's weights, taken once per update
     and bias-corrected as Adam's moments (the initial weights carry no weight), that play, export and evaluation use

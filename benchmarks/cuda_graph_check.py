@@ -4,9 +4,10 @@
     python benchmarks/cuda_graph_check.py --agent_cfgs benchmarks/.device/agent_cfgs.json --num_envs 1024 --steps 32
 
 Two algorithms are built from the same seed (identical weights) on a random env of Humanoid's sizes: one with
-``cuda_graphs=False`` (the masked gate, eagerly), one with ``cuda_graphs=True``. The graphed one gets a copy of
-the eager one's rollout; both then update from the same RNG state. Every parameter must agree within
-``--rtol`` relative to its size (the issue's bound: 1e-5). Prints and appends a JSON line; exits 1 on a mismatch.
+``cuda_graphs=False`` (the masked gate, eagerly), one with ``cuda_graphs=True`` (and ``torch_compile=True`` with
+``--torch_compile``). The graphed one gets a copy of the eager one's rollout; both then update from the same RNG
+state. Every parameter must agree within ``--rtol`` relative to its size (the issue's bound for the graphed step:
+1e-5; compiled kernels fuse and round differently). Prints and appends a JSON line; exits 1 on a mismatch.
 """
 
 from __future__ import annotations
@@ -23,13 +24,13 @@ from timed_iteration import sync  # noqa: E402
 from update_cost import RandomEnv, emit  # noqa: E402
 
 
-def build(args: argparse.Namespace, algo: str, cuda_graphs: bool):
+def build(args: argparse.Namespace, algo: str, cuda_graphs: bool, torch_compile: bool = False):
     from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
 
     torch.manual_seed(0)
     env = RandomEnv(args.num_envs, args.obs, args.actions, args.device)
     cfg = agent_cfg(args.task, algo, args.device, args.agent_cfgs) | {"num_steps_per_env": args.steps}
-    cfg["algorithm"] |= {"cuda_graphs": cuda_graphs, "gate_form": "masked"}
+    cfg["algorithm"] |= {"cuda_graphs": cuda_graphs, "torch_compile": torch_compile, "gate_form": "masked"}
     runner = OnPolicyRunner(env, cfg, log_dir=None, device=args.device)
     runner.alg.train_mode()
     return env, runner.alg
@@ -46,7 +47,7 @@ def relative_gaps(a: torch.nn.Module, b: torch.nn.Module) -> dict[str, float]:
 
 def check(args: argparse.Namespace, algo: str) -> dict:
     env, eager = build(args, algo, cuda_graphs=False)
-    _, graphed = build(args, algo, cuda_graphs=True)
+    _, graphed = build(args, algo, cuda_graphs=True, torch_compile=args.torch_compile)
     obs = env.get_observations()
     with torch.inference_mode():
         for _ in range(args.steps):
@@ -89,6 +90,7 @@ def main() -> int:
     parser.add_argument("--actions", type=int, default=21)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--rtol", type=float, default=1e-5)
+    parser.add_argument("--torch_compile", action="store_true", help="The graphed algorithm also with torch_compile.")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()

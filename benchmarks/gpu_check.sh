@@ -5,45 +5,61 @@
 # On the GPU machine (PyTorch only):   bash benchmarks/gpu_check.sh
 #   e.g. through the device tool:      run  command="bash benchmarks/gpu_check.sh"  carry=["benchmarks/.device"]
 #
+# In order of priority (the steps share one 470 s deadline: <= 8 min whatever happens; a step that would pass it is
+# cut short or skipped, and the report says so):
 # 1. graphed vs eager equivalence after one update (parameters within 1e-5 relative) -> results/cuda_graph_check.jsonl
-# 2. update_cost.py for ppo, reppo, trudi, eager and graphed, 4096 envs x 32 steps, Humanoid's and Ant's sizes,
-#    default minibatch size, kernel and graph launches counted                     -> results/update_cost.jsonl
-# 3. a short TorchCartpole torch_grid.py run of TruDi, graphed                      -> results/TorchCartpole/
+# 2. update_cost.py for ppo, reppo, trudi, eager and graphed, 4096 envs x 32 steps, Humanoid's sizes, default
+#    minibatch size, kernel and graph launches counted                              -> results/update_cost.jsonl
+# 3. the same with torch_compile (graphed+compiled): its equivalence (1e-4: fused kernels round differently), its cost
+# 4. update_cost.py eager and graphed at Ant's sizes
+# 5. a short TorchCartpole torch_grid.py run of TruDi, graphed                      -> results/TorchCartpole/
 # Each record is labelled with the bundle's commit and the mode. Results also go to $OUT when it is set (the device
-# tool brings back what is under $OUT).
+# tool brings back what is under $OUT), after every step: a run cut short still returns what it measured.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bundle=benchmarks/.device
 cfgs=$bundle/agent_cfgs.json
-if [ ! -f "$cfgs" ] || ! grep -q '"cuda_graphs"' "$cfgs"; then
-    echo "gpu_check: $cfgs is missing or predates cuda_graphs; run 'python benchmarks/device_bundle.py' where Isaac Lab is" >&2
+if [ ! -f "$cfgs" ] || ! grep -q '"torch_compile"' "$cfgs"; then
+    echo "gpu_check: $cfgs is missing or predates torch_compile; run 'python benchmarks/device_bundle.py' where Isaac Lab is" >&2
     exit 2
 fi
 export PYTHONPATH=source:$bundle/site${PYTHONPATH:+:$PYTHONPATH}
 commit=$(cat "$bundle/commit" 2>/dev/null || echo unknown)
 results=benchmarks/results
 status=0
-step() {  # step <seconds> <command...>: run with a time limit, keep going on failure, remember it
-    local limit=$1; shift
-    echo "[gpu_check] $(date +%T) $*"
-    timeout "$limit" "$@" || { echo "[gpu_check] failed or timed out (rc $?): $*" >&2; status=1; }
-}
-
-python -c 'import torch; assert torch.cuda.is_available(); print("[gpu_check]", torch.__version__, torch.cuda.get_device_name())' || exit 2
-step 60 python benchmarks/cuda_graph_check.py --agent_cfgs "$cfgs" --label "$commit" --out $results/cuda_graph_check.jsonl
-for sizes in "Isaac-Humanoid 87 21" "Isaac-Ant 60 8"; do
-    read -r task obs actions <<<"$sizes"
-    common=(--device cuda --num_envs 4096 --steps 32 --task "$task" --obs "$obs" --actions "$actions" --repeats 1
-            --profile 10 --agent_cfgs "$cfgs" --out $results/update_cost.jsonl)
-    step 100 python benchmarks/update_cost.py "${common[@]}" --algos ppo reppo trudi --label "$commit eager"
-    step 70 python benchmarks/update_cost.py "${common[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
-done
-step 80 python benchmarks/torch_grid.py --device cuda --num_envs 4096 --iterations 20 --eval_every 5 --seeds 0 \
-    --algos trudi --agent_cfgs "$cfgs" --tag cuda4096_graphed algorithm.cuda_graphs=true
-if [ -n "${OUT:-}" ]; then
+deadline=$((SECONDS + 470))
+save() {  # copy the results so far to $OUT (the device tool brings back what is there)
+    [ -n "${OUT:-}" ] || return 0
     mkdir -p "$OUT/results"
     cp $results/cuda_graph_check.jsonl $results/update_cost.jsonl "$OUT/results/" 2>/dev/null
     cp -r $results/TorchCartpole "$OUT/results/" 2>/dev/null
-fi
+    return 0
+}
+step() {  # step <seconds> <command...>: run within its limit and the deadline, keep going on failure, remember it
+    local limit=$1 left=$((deadline - SECONDS)); shift
+    if [ "$left" -lt 20 ]; then echo "[gpu_check] skipped (deadline): $*" >&2; status=1; return; fi
+    [ "$limit" -gt "$left" ] && limit=$left
+    echo "[gpu_check] $(date +%T) (limit ${limit}s) $*"
+    timeout "$limit" "$@" || { echo "[gpu_check] failed or timed out (rc $?): $*" >&2; status=1; }
+    save
+}
+
+python -c 'import torch; assert torch.cuda.is_available(); print("[gpu_check]", torch.__version__, torch.cuda.get_device_name())' || exit 2
+check=(python benchmarks/cuda_graph_check.py --agent_cfgs "$cfgs" --out $results/cuda_graph_check.jsonl)
+cost=(python benchmarks/update_cost.py --device cuda --num_envs 4096 --steps 32 --repeats 1 --profile 10
+      --agent_cfgs "$cfgs" --out $results/update_cost.jsonl)  # 4096 envs x 32 steps, one more iteration profiled
+humanoid=(--task Isaac-Humanoid --obs 87 --actions 21)
+ant=(--task Isaac-Ant --obs 60 --actions 8)
+step 60 "${check[@]}" --label "$commit graphed"
+step 90 "${cost[@]}" "${humanoid[@]}" --algos ppo reppo trudi --label "$commit eager"
+step 60 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
+step 150 "${check[@]}" --torch_compile --rtol 1e-4 --label "$commit graphed+compiled"
+step 120 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed+compiled" \
+    algorithm.torch_compile=true
+step 90 "${cost[@]}" "${ant[@]}" --algos ppo reppo trudi --label "$commit eager"
+step 60 "${cost[@]}" "${ant[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
+step 70 python benchmarks/torch_grid.py --device cuda --num_envs 4096 --iterations 20 --eval_every 5 --seeds 0 \
+    --algos trudi --agent_cfgs "$cfgs" --tag cuda4096_graphed algorithm.cuda_graphs=true
+save
 echo "[gpu_check] $(date +%T) done (status $status)"
 exit $status

@@ -199,8 +199,8 @@ def update_cost_section(results: Path) -> list[str]:
         return []
     lines = ["## Cost on a batched torch env (no simulator)", "",
              "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it "
-             "| buffer B per transition | kernel launches | host reads | matmul ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| buffer B per transition | kernel launches | host reads | matmul ms | ops per env step | ops per minibatch step |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for record in records:
         c = record["config"]
         for r in record["results"]:
@@ -208,17 +208,22 @@ def update_cost_section(results: Path) -> list[str]:
             prof = r.get("profile")
             profiled = (f"{prof['kernel_launches']:,} | {prof['host_reads']:,} "
                         f"| {sum(prof['top_self_ms'].get(op, 0.0) for op in GEMM_OPS):.0f}") if prof else "– | – | –"  # fmt: skip
+            ops = r.get("ops")
+            counted = f"{ops['per_env_step']:.0f} | {ops['per_minibatch_step']:.0f}" if ops else "– | –"
             lines.append(
                 f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
                 f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
-                f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} |"
+                f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} | {counted} |"
             )
     lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
               " (best of 3 iterations after a warm-up). On the GPU machine (no Isaac Lab): `PYTHONPATH=source:benchmarks/.device/site"
               " python benchmarks/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
               " after `python benchmarks/device_bundle.py` here. The last three columns come from `--profile N`: the kernel"
               " launches, host reads of device values (`.item()`, boolean masks; each waits for the GPU) and matmul time"
-              " (device time on CUDA) of one more, profiled iteration.", ""]  # fmt: skip
+              " (device time on CUDA) of one more, profiled iteration. The ops columns come from `--count_ops`: the compute ops"
+              " the algorithm dispatches (`benchmarks/op_count.py`: about one GPU kernel each, countable on any device) per env"
+              " step of collection and per minibatch step of the update, in one more, eager iteration; trailing"
+              " `algorithm.gate_form=masked` counts the CUDA step on the CPU.", ""]  # fmt: skip
     return lines
 
 

@@ -84,16 +84,22 @@ def measure(algo: str, args: argparse.Namespace) -> dict:
     storage = alg.storage
     buffer_bytes = storage.memory_bytes() if hasattr(storage, "memory_bytes") else None
     extra = {"profile": profile_iteration(alg, env, obs, args)} if args.profile else {}
-    if args.count_ops and not (args.cuda_graphs and algo != "ppo"):  # a graph's replays dispatch nothing
+    if args.count_ops and mode_of(alg) == "eager":  # a graph's replays and compiled kernels dispatch no ops
         extra["ops"] = count_iteration_ops(alg, env, obs, args.steps)
     return extra | {
         "algo": algo,
-        "mode": "graphed" if args.cuda_graphs and algo != "ppo" else "eager",
+        "mode": mode_of(alg),
         "collect_s_per_iter": min(collect),
         "update_s_per_iter": min(update),
         "policy_us_per_env_step": 1e6 * min(collect) / (args.steps * args.num_envs),
         "buffer_bytes_per_transition": buffer_bytes / (args.steps * args.num_envs) if buffer_bytes else None,
     }
+
+
+def mode_of(alg) -> str:
+    """How the algorithm runs its update and collection chain: "eager", "graphed", "compiled" or "graphed+compiled"."""
+    modes = {"graphed": getattr(alg, "_graphed_step", None) is not None, "compiled": getattr(alg, "torch_compile", False)}
+    return "+".join(name for name, on in modes.items() if on) or "eager"
 
 
 def profile_iteration(alg, env, obs, args: argparse.Namespace) -> dict:

@@ -121,6 +121,51 @@ def test_masked_update_equals_split_update() -> None:
         assert masked_stats[key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
 
 
+def trained_state(alg: TruDi) -> dict[str, torch.Tensor]:
+    """The actor's, critic's and duals' parameters and buffers, copied."""
+    modules = {"actor": alg.actor, "critic": alg.critic, "duals": alg.duals}
+    return {f"{name}.{k}": v.clone() for name, m in modules.items() for k, v in m.state_dict().items()}
+
+
+@pytest.mark.parametrize("kind", ["trudi", "reppo"])
+def test_compiled_step_equals_eager_step(kind: str) -> None:
+    """``torch_compile``: an update through the compiled losses, from the eager run's rollout and state, gives its
+    parameters, duals and statistics (float32). TruDi's rollout itself, collected through the compiled chain, is the
+    eager one (REPPO's draws its noise in another shape there: a different rollout, not a different chain)."""
+    eager = rollout_alg("masked", kind=kind)
+    compiled = rollout_alg("masked", kind=kind, torch_compile=True)
+    if kind == "trudi":
+        torch.testing.assert_close(compiled.storage.chains, eager.storage.chains, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():  # the eager run's state, the normalizers' statistics of this rollout included
+        for name in ("actor", "critic", "duals", "reward_normalizer"):
+            source, target = getattr(eager, name), getattr(compiled, name)
+            for mine, theirs in zip([*target.parameters(), *target.buffers()], [*source.parameters(), *source.buffers()]):
+                mine.copy_(theirs)
+    for name, value in vars(eager.storage).items():
+        if isinstance(value, torch.Tensor):
+            getattr(compiled.storage, name).copy_(value)
+    compiled._soft_reward_parts, compiled._q_mean = eager._soft_reward_parts, eager._q_mean  # the rollout's diagnostics
+    with torch.no_grad():  # ε at the median path KL: about half the states over the bound
+        eps = eager.actor_loss(next(eager.storage.mini_batches(1, 1)), eager.duals.alpha, eager.duals.beta).kl.median()
+    results = {}
+    for alg in (eager, compiled):
+        alg.trust_region_eps = eps.item()
+        torch.manual_seed(1)
+        stats = alg.update()
+        results[alg.torch_compile] = (trained_state(alg), stats)
+    (eager_state, eager_stats), (state, stats) = results[False], results[True]
+    assert 0.0 < eager_stats["trust_region/over_bound_frac"] < 1.0  # both branches of the gate ran
+    for key, value in eager_state.items():
+        torch.testing.assert_close(state[key], value, rtol=1e-4, atol=1e-5, msg=key)
+    for key, value in eager_stats.items():
+        assert stats[key] == pytest.approx(value, rel=1e-3, abs=1e-5), key
+
+
+def test_torch_compile_with_the_split_gate_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="torch_compile = True needs the masked gate"):
+        rollout_alg("split", torch_compile=True)
+
+
 def test_minibatch_order_is_randperm() -> None:
     alg = rollout_alg("split")
     total = alg.storage.num_envs * alg.storage.num_steps

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,6 +132,7 @@ class TruDi:
         aux_target: str = "minibatch",
         gate_form: str = "auto",
         cuda_graphs: bool = False,
+        torch_compile: bool = False,
         policy_ema: float = 0.0,
         lr_schedule: str = "constant",
         lr_schedule_networks: str = "actor_and_critic",
@@ -182,6 +184,19 @@ class TruDi:
                 raise ConfigError(
                     "TruDiAlgorithmCfg.cuda_graphs = True needs gate_form 'masked' or 'auto' (the split gate syncs)"
                 )
+        # torch.compile of the step's losses (forward and backward) and of act()'s chain: static shapes, so the masked
+        # gate; the elementwise ops between the matmuls fuse (the chain's kernels fall about 3x)
+        self.torch_compile = torch_compile
+        if torch_compile:
+            if not self.masked_gate:
+                raise ConfigError(
+                    f"TruDiAlgorithmCfg.torch_compile = True needs the masked gate (gate_form 'masked', or 'auto' on "
+                    f"CUDA; the split gate's shapes change every minibatch), got gate_form '{gate_form}' on '{device}'"
+                )
+            compiled = functools.partial(torch.compile, fullgraph=True, dynamic=False)
+            self._critic_losses = compiled(self._critic_losses)
+            self._masked_actor_terms = compiled(self._masked_actor_terms)
+            self._sample_static = compiled(self._sample_static)
 
         # fused: one kernel per step instead of one per tensor (7x faster on a CPU thread for the critic);
         # capturable on CUDA, with learning rates as device tensors, so that a CUDA graph can hold the steps (the
@@ -282,14 +297,17 @@ class TruDi:
         return sample.actions
 
     def _sample(self, actor_in: torch.Tensor) -> ChainSample:
-        """One chain per row of ``actor_in [E, Oa]``; with ``cuda_graphs``, replayed from a graph at the rollout's
-        env count (outputs valid until the next call: the storage copies them)."""
-        if self._graphed_step is None or actor_in.shape != self._sample_obs.shape:
+        """One chain per row of ``actor_in [E, Oa]``. At the rollout's env count, with ``torch_compile`` compiled and
+        with ``cuda_graphs`` replayed from a graph (outputs valid until the next call: the storage copies them)."""
+        static = self._graphed_step is not None or self.torch_compile
+        if not static or actor_in.shape != self._sample_obs.shape:
             return self.actor.sample(actor_in)
-        if self._graphed_sample is None:
-            self._graphed_sample = GraphedCall(self._sample_static, "act")
         self._sample_obs.copy_(actor_in)
         self._sample_noise.normal_()
+        if self._graphed_step is None:
+            return self._sample_static()
+        if self._graphed_sample is None:
+            self._graphed_sample = GraphedCall(self._sample_static, "act")
         return self._graphed_sample()
 
     @torch.no_grad()
@@ -469,7 +487,7 @@ class TruDi:
             next_features = self._rollout_features.flatten(0, 1)[self._idx + self.storage.num_envs]  # [B, F]
         # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
         with record_function("trudi/critic"):
-            critic_loss, aux_loss = self.critic.loss(
+            critic_loss, aux_loss = self._critic_losses(
                 batch.critic_obs,
                 batch.actions,
                 batch.returns,
@@ -515,6 +533,10 @@ class TruDi:
         )  # in the order of STEP_STATS
         self._stats.add_(torch.stack([s.detach() for s in step_stats]))
         torch.maximum(self._kl_max, actor_step.kl.max(), out=self._kl_max)
+
+    def _critic_losses(self, *inputs: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``critic.loss(*inputs)``: the critic's two losses on a minibatch (``torch_compile`` compiles this function)."""
+        return self.critic.loss(*inputs)
 
     @torch.no_grad()
     def _rollout_stats(self) -> dict[str, float]:
@@ -567,49 +589,71 @@ class TruDi:
         obs, num_states = batch.actor_obs, batch.actor_obs.shape[0]
         if noise is None:
             noise = torch.randn(num_states, self.actor.num_steps + 1, self.actor.action_dim, device=obs.device)
-
-        def path_kl(rows: torch.Tensor | slice) -> torch.Tensor:
-            new_means, new_var = self.actor.step_moments(obs[rows], batch.chain[rows])  # [b, N, A], [(b,) N, A]
-            old_means = batch.old_means[rows]  # [b, N, A]
-            old_var = batch.old_var[rows] if batch.old_var.dim() == 3 else batch.old_var  # [N, A] or [b, N, A]
-            if self.kl_form == "current_eta":  # the authors' quantity: old means rebuilt with the current η
-                old_means = self.actor.means_at_variance(batch.chain[rows], old_means, old_var, new_var)
-            mean_only = self.kl_form != "exact"
-            return trajectory_kl(old_means, old_var, new_means, new_var, mean_only)  # [b]
-
-        def primary(rows: torch.Tensor | slice) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
-            """primary(s) [b], the fresh chain and Q(s, a_θ) [b] on the states ``rows``."""
-            sample = self.actor.sample(obs[rows], noise[rows])
-            q = self.critic.q_value(batch.critic_obs[rows], sample.actions)  # [b]
-            return alpha * sample.log_prob - q, sample, q
-
-        per_state = max(num_states, 1)  # an empty minibatch has loss 0
         if self.masked_gate:
-            with record_function("trudi/trust_region_kl"):
-                kl_grad = path_kl(slice(None))  # [B]
-                kl = kl_grad.detach()
-                inside = kl < self.trust_region_eps  # [B]
-            with record_function("trudi/actor_chain"), frozen(self.critic):
-                primary_all, sample, q = primary(slice(None))  # [B]
-            loss = torch.where(inside, primary_all, beta * kl_grad).sum() / per_state
-            log_prob, prior_log_prob, q = sample.log_prob.detach(), sample.prior_log_prob.detach(), q.detach()
+            with record_function("trudi/actor_loss"), frozen(self.critic):
+                loss, kl, inside, log_prob, prior_log_prob, q = self._masked_actor_terms(
+                    obs, batch.chain, batch.old_means, batch.old_var, batch.critic_obs, noise, alpha, beta
+                )
         else:
+            per_row_var = batch.old_var.dim() == 3  # [B, N, A], else [N, A] shared by all rows
+
+            def path_kl(rows: torch.Tensor) -> torch.Tensor:
+                old_var = batch.old_var[rows] if per_row_var else batch.old_var
+                return self._path_kl(obs[rows], batch.chain[rows], batch.old_means[rows], old_var)  # [b]
+
             with record_function("trudi/trust_region_kl"):
                 with torch.no_grad():
-                    kl = path_kl(slice(None))  # [B]
+                    kl = self._path_kl(obs, batch.chain, batch.old_means, batch.old_var)  # [B]
                 inside = kl < self.trust_region_eps  # [B]
                 rows_in, rows_over = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
                 kl_over = path_kl(rows_over)  # [B_over]
             with record_function("trudi/actor_chain"), frozen(self.critic):
-                primary_in, sample_in, q_in = primary(rows_in)  # [B_in]
+                primary_in, sample_in, q_in = self._primary(obs[rows_in], batch.critic_obs[rows_in], noise[rows_in], alpha)
                 with torch.no_grad():
-                    _, sample_over, q_over = primary(rows_over)  # [B_over]
-            loss = (primary_in.sum() + (beta * kl_over).sum()) / per_state
+                    _, sample_over, q_over = self._primary(obs[rows_over], batch.critic_obs[rows_over], noise[rows_over], alpha)
+            loss = (primary_in.sum() + (beta * kl_over).sum()) / max(num_states, 1)  # an empty minibatch has loss 0
             log_prob = torch.cat([sample_in.log_prob.detach(), sample_over.log_prob])  # [B] (rows regrouped)
             prior_log_prob = torch.cat([sample_in.prior_log_prob.detach(), sample_over.prior_log_prob])  # [B]
             q = torch.cat([q_in.detach(), q_over])  # [B]
         # H̄ leaves out the prior term: H̄ = −mean(log π̂ − log N(x_0; 0, σ_p²))
         return ActorStep(loss=loss, kl=kl, inside=inside, entropy=-(log_prob - prior_log_prob).mean(), q_mean=q.mean())
+
+    def _path_kl(
+        self, obs: torch.Tensor, chain: torch.Tensor, old_means: torch.Tensor, old_var: torch.Tensor
+    ) -> torch.Tensor:
+        """c(s) ``[b]`` at the stored chains ``[b, N+1, A]`` of the states ``obs [b, Oa]`` (one batched forward)."""
+        new_means, new_var = self.actor.step_moments(obs, chain)  # [b, N, A], [(b,) N, A]
+        if self.kl_form == "current_eta":  # the authors' quantity: old means rebuilt with the current η
+            old_means = self.actor.means_at_variance(chain, old_means, old_var, new_var)
+        return trajectory_kl(old_means, old_var, new_means, new_var, mean_only=self.kl_form != "exact")  # [b]
+
+    def _primary(
+        self, obs: torch.Tensor, critic_obs: torch.Tensor, noise: torch.Tensor, alpha: torch.Tensor
+    ) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
+        """primary(s) = α log π̂_θ(a_θ|s) − Q(s, a_θ) ``[b]``, the fresh chain and Q(s, a_θ) ``[b]``."""
+        sample = self.actor.sample(obs, noise)
+        q = self.critic.q_value(critic_obs, sample.actions)  # [b]
+        return alpha * sample.log_prob - q, sample, q
+
+    def _masked_actor_terms(
+        self,
+        obs: torch.Tensor,
+        chain: torch.Tensor,
+        old_means: torch.Tensor,
+        old_var: torch.Tensor,
+        critic_obs: torch.Tensor,
+        noise: torch.Tensor,
+        alpha: torch.Tensor,
+        beta: torch.Tensor,
+    ) -> tuple[torch.Tensor, ...]:
+        """The masked gate on all ``B`` states (static shapes; ``torch_compile`` compiles this function):
+        L_actor, c(s), the gate and the detached log π̂, prior term and Q of the fresh chains (each ``[B]``)."""
+        kl_grad = self._path_kl(obs, chain, old_means, old_var)  # [B]
+        kl = kl_grad.detach()
+        inside = kl < self.trust_region_eps  # [B]
+        primary, sample, q = self._primary(obs, critic_obs, noise, alpha)  # [B]
+        loss = torch.where(inside, primary, beta * kl_grad).sum() / max(obs.shape[0], 1)  # empty minibatch: loss 0
+        return loss, kl, inside, sample.log_prob.detach(), sample.prior_log_prob.detach(), q.detach()
 
     def _step(self, optimizer: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, clip: bool = True) -> None:
         """zero_grad → backward → (all-reduce across ranks) → clip → step."""

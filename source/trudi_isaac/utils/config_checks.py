@@ -125,6 +125,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "dual_optimizer": one_of("adam", "actor"),
     "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
+    "torch_compile": BOOL,
     "policy_ema": AVERAGING_DECAY,
     "lr_schedule": one_of("constant", "linear", "adaptive"),
     "lr_schedule_networks": one_of("actor_and_critic", "actor", "critic"),
