@@ -387,6 +387,28 @@ def compile_section(results: Path) -> list[str]:
     return lines
 
 
+def step_kernels_section(results: Path) -> list[str]:
+    records = read_jsonl(results / "step_kernels.jsonl")
+    if not records:
+        return []
+    lines = ["## Kernels in one masked minibatch step, eager against torch_compile (counted on the CPU)", "",
+             "| code | task's sizes | eager ops | of them in the compiled regions | their compiled kernels "
+             "| step with torch_compile | fewer |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for record in records:
+        c, n = record["config"], record["counts"]
+        lines.append(
+            f"| {c.get('label') or '–'} | {c['task']} | {n['eager_ops']:,} | {n['compiled_region_eager_ops']:,} "
+            f"| {n['compiled_region_kernels']:,} | {n['compiled_step_kernels']:,} "
+            f"| {n['eager_ops'] / n['compiled_step_kernels']:.1f}x |"
+        )
+    lines += ["", "Command: `python benchmarks/step_kernels.py --label L --out benchmarks/results/step_kernels.jsonl`."
+              " Eager ops are the compute ops the step dispatches (about one GPU kernel each); the compiled regions"
+              " (the critic's and the masked actor's losses, forward and backward) are counted by the kernel launches"
+              " in Inductor's generated code (C++ kernels on this CPU, a proxy for the GPU's Triton kernels).", ""]  # fmt: skip
+    return lines
+
+
 MAIN_ROW = "main grid"
 """The study's reference row: the main grid's TruDi runs, the registered config of 23db601 (actor and critic lr 3e-4
 in every family; classic control has had 1e-3 since, from this study)."""
@@ -623,7 +645,8 @@ def main() -> int:
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results, grids)
     lines += ablation_section(args.results, grids) + update_size_section(grids)
-    lines += multimodal_section(args.results) + update_cost_section(args.results) + compile_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results)
+    lines += step_kernels_section(args.results) + compile_section(args.results)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]
