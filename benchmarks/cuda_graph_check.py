@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_cfgs import agent_cfg  # noqa: E402
 from timed_iteration import sync  # noqa: E402
-from update_cost import RandomEnv, emit  # noqa: E402
+from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 
 def build(args: argparse.Namespace, algo: str, cuda_graphs: bool, torch_compile: bool = False):
@@ -82,17 +82,10 @@ def check(args: argparse.Namespace, algo: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algos", nargs="+", default=["trudi", "reppo"])
-    parser.add_argument("--task", default="Isaac-Humanoid", help="Whose registered agent configs to use.")
-    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
-    parser.add_argument("--num_envs", type=int, default=1024)
-    parser.add_argument("--steps", type=int, default=32)
-    parser.add_argument("--obs", type=int, default=87)
-    parser.add_argument("--actions", type=int, default=21)
+    add_random_env_arguments(parser, num_envs=1024, steps=32)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--rtol", type=float, default=1e-5)
     parser.add_argument("--torch_compile", action="store_true", help="The graphed algorithm also with torch_compile.")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("cuda_graph_check: no CUDA device here; this check runs on a GPU machine", file=sys.stderr)

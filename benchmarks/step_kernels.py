@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_cfgs import agent_cfg  # noqa: E402
 from op_count import OpCount  # noqa: E402
 from timed_iteration import timed_iteration  # noqa: E402
-from update_cost import RandomEnv, emit  # noqa: E402
+from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms")
 """The methods ``torch_compile`` compiles in the update (TruDi's ``__init__``); their backward is compiled with them."""
@@ -110,14 +110,7 @@ def compiled_kernels(args: argparse.Namespace) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="Isaac-Humanoid", help="Whose registered TruDi config to use.")
-    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
-    parser.add_argument("--num_envs", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--obs", type=int, default=87)
-    parser.add_argument("--actions", type=int, default=21)
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
+    add_random_env_arguments(parser, num_envs=64, steps=24)
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch._inductor.config.fx_graph_cache = False  # generate the code (a cache hit would skip it)

@@ -149,6 +149,19 @@ def count_iteration_ops(alg, env, obs, steps: int) -> dict:
     }
 
 
+def add_random_env_arguments(parser: argparse.ArgumentParser, num_envs: int, steps: int) -> None:
+    """The options of a benchmark on :class:`RandomEnv` with a task's registered configs: whose configs, from where,
+    the rollout's size, the env's sizes; and where the JSON line goes and what code it names."""
+    parser.add_argument("--task", default="Isaac-Humanoid", help="Whose registered agent configs to use.")
+    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
+    parser.add_argument("--num_envs", type=int, default=num_envs)
+    parser.add_argument("--steps", type=int, default=steps)
+    parser.add_argument("--obs", type=int, default=87)
+    parser.add_argument("--actions", type=int, default=21)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
+
+
 def emit(record: dict, out: Path | None) -> None:
     """Print ``record`` as one JSON line; append it to ``out`` if given."""
     line = json.dumps(record)
@@ -161,20 +174,13 @@ def emit(record: dict, out: Path | None) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algos", nargs="+", default=["ppo", "reppo", "trudi"])
-    parser.add_argument("--task", default="Isaac-Humanoid", help="Whose registered agent configs to use.")
-    parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
-    parser.add_argument("--num_envs", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=24)
-    parser.add_argument("--obs", type=int, default=87)
-    parser.add_argument("--actions", type=int, default=21)
+    add_random_env_arguments(parser, num_envs=64, steps=24)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--profile", type=int, default=0, help="Profile one more iteration; keep the top N ops.")
     parser.add_argument("--count_ops", action="store_true", help="Count dispatched ops (a GPU-kernel proxy; eager).")
     parser.add_argument("--cuda_graphs", action="store_true", help="TruDi/REPPO with algorithm.cuda_graphs=True.")
     parser.add_argument("--update_threads", type=int, default=None, help="CPU: torch threads inside update() only.")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--label", default="", help="What the code is (e.g. a commit), kept with the numbers.")
     parser.add_argument("overrides", nargs="*", type=parse_override,
                         help="key=value fields of every runner config, e.g. algorithm.gate_form=masked (the CUDA step)")
     args = parser.parse_args()
