@@ -8,7 +8,7 @@ so the number of kernels is what the compiled step can save. This counts, in one
 
 * ``eager_ops``: the compute ops the eager step dispatches (:mod:`op_count`, about one kernel each on a GPU);
 * ``compiled_region_eager_ops``: those of them inside what ``torch_compile`` compiles: the critic's and the masked
-  actor's loss functions, forward and backward;
+  actor's loss functions, forward and backward, and the η-only KL statistic;
 * ``compiled_region_kernels``: the kernels the compiled code of those regions runs (Inductor's fused kernels and its
   calls to external matmul kernels; on the CPU here, C++ kernels: a proxy for the GPU's Triton ones);
 * ``compiled_step_kernels``: the step's kernels with ``torch_compile``, ``eager_ops`` − region ops + region kernels.
@@ -37,7 +37,7 @@ from op_count import OpCount  # noqa: E402
 from timed_iteration import timed_iteration  # noqa: E402
 from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
-COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms")
+COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms", "_eta_only_kl")
 """The methods ``torch_compile`` compiles in the update (TruDi's ``__init__``); their backward is compiled with them."""
 KERNEL_CALL = re.compile(r"\b(?:cpp_fused_\w+|triton_\w+\.run|extern_kernels\.\w+)\(")
 """A kernel launch in Inductor's generated wrapper code: a fused C++ or Triton kernel, or an external (matmul) one."""
