@@ -23,7 +23,7 @@ if [ ! -f "$cfgs" ] || ! grep -q '"torch_compile"' "$cfgs"; then
     echo "gpu_check: $cfgs is missing or predates torch_compile; run 'python benchmarks/device_bundle.py' where Isaac Lab is" >&2
     exit 2
 fi
-export PYTHONPATH=source:$bundle/site${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=source:$bundle/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1  # a step cut short keeps its output
 commit=$(cat "$bundle/commit" 2>/dev/null || echo unknown)
 results=benchmarks/results
 status=0
@@ -40,7 +40,7 @@ step() {  # step <seconds> <command...>: run within its limit and the deadline, 
     if [ "$left" -lt 20 ]; then echo "[gpu_check] skipped (deadline): $*" >&2; status=1; return; fi
     [ "$limit" -gt "$left" ] && limit=$left
     echo "[gpu_check] $(date +%T) (limit ${limit}s) $*"
-    timeout "$limit" "$@" || { echo "[gpu_check] failed or timed out (rc $?): $*" >&2; status=1; }
+    timeout -k 10 "$limit" "$@" || { echo "[gpu_check] failed or timed out (rc $?): $*" >&2; status=1; }
     save
 }
 
@@ -53,7 +53,8 @@ ant=(--task Isaac-Ant --obs 60 --actions 8)
 step 60 "${check[@]}" --label "$commit graphed"
 step 90 "${cost[@]}" "${humanoid[@]}" --algos ppo reppo trudi --label "$commit eager"
 step 60 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
-step 150 "${check[@]}" --torch_compile --rtol 1e-4 --label "$commit graphed+compiled"
+# (at the next step's env count: its compilation is then in Inductor's cache)
+step 150 "${check[@]}" --torch_compile --rtol 1e-4 --num_envs 4096 --label "$commit graphed+compiled"
 step 120 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed+compiled" \
     algorithm.torch_compile=true
 step 90 "${cost[@]}" "${ant[@]}" --algos ppo reppo trudi --label "$commit eager"

@@ -39,8 +39,9 @@ from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms", "_eta_only_kl")
 """The methods ``torch_compile`` compiles in the update (TruDi's ``__init__``); their backward is compiled with them."""
-KERNEL_CALL = re.compile(r"\b(?:cpp_fused_\w+|triton_\w+\.run|extern_kernels\.\w+)\(")
-"""A kernel launch in Inductor's generated wrapper code: a fused C++ or Triton kernel, or an external (matmul) one."""
+KERNEL_CALL = re.compile(r"\b(?:cpp_fused_\w+|triton_\w+\.run|extern_kernels\.\w+|torch\.ops\.\w+\.\w+(?:\.\w+)?)\(")
+"""A kernel launch in Inductor's generated wrapper code: a fused C++ or Triton kernel, an external (matmul) one, or a
+fallback to an ATen op."""
 
 
 def step_ready(args: argparse.Namespace, torch_compile: bool):

@@ -404,7 +404,7 @@ def step_kernels_section(results: Path) -> list[str]:
         )
     lines += ["", "Command: `python benchmarks/step_kernels.py --label L --out benchmarks/results/step_kernels.jsonl`."
               " Eager ops are the compute ops the step dispatches (about one GPU kernel each); the compiled regions"
-              " (the critic's and the masked actor's losses, forward and backward) are counted by the kernel launches"
+              " (the critic's and the masked actor's losses, forward and backward, and the η-only KL statistic) are counted by the kernel launches"
               " in Inductor's generated code (C++ kernels on this CPU, a proxy for the GPU's Triton kernels).", ""]  # fmt: skip
     return lines
 

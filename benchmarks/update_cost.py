@@ -182,7 +182,8 @@ def main() -> int:
     parser.add_argument("--cuda_graphs", action="store_true", help="TruDi/REPPO with algorithm.cuda_graphs=True.")
     parser.add_argument("--update_threads", type=int, default=None, help="CPU: torch threads inside update() only.")
     parser.add_argument("overrides", nargs="*", type=parse_override,
-                        help="key=value fields of every runner config, e.g. algorithm.gate_form=masked (the CUDA step)")
+                        help="key=value fields of every runner config, e.g. algorithm.gate_form=masked (the CUDA step); "
+                             "TruDi's fields are not PPO's: leave ppo out of --algos then")
     args = parser.parse_args()
     if args.device == "cpu":
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))

@@ -193,6 +193,8 @@ class TruDi:
                     f"TruDiAlgorithmCfg.torch_compile = True needs the masked gate (gate_form 'masked', or 'auto' on "
                     f"CUDA; the split gate's shapes change every minibatch), got gate_form '{gate_form}' on '{device}'"
                 )
+            # Each TruDi compiles its own code (Dynamo's guards hold its modules): more instances in one process
+            # than torch._dynamo.config.recompile_limit (8) is an error with fullgraph
             compiled = functools.partial(torch.compile, fullgraph=True, dynamic=False)
             self._critic_losses = compiled(self._critic_losses)
             self._masked_actor_terms = compiled(self._masked_actor_terms)
@@ -596,7 +598,7 @@ class TruDi:
         if noise is None:
             noise = torch.randn(num_states, self.actor.num_steps + 1, self.actor.action_dim, device=obs.device)
         if self.masked_gate:
-            with record_function("trudi/actor_loss"), frozen(self.critic):
+            with frozen(self.critic):
                 loss, kl, inside, log_prob, prior_log_prob, q = self._masked_actor_terms(
                     obs, batch.chain, batch.old_means, batch.old_var, batch.critic_obs, noise, alpha, beta
                 )
@@ -652,12 +654,14 @@ class TruDi:
         alpha: torch.Tensor,
         beta: torch.Tensor,
     ) -> tuple[torch.Tensor, ...]:
-        """The masked gate on all ``B`` states (static shapes; ``torch_compile`` compiles this function):
-        L_actor, c(s), the gate and the detached log π̂, prior term and Q of the fresh chains (each ``[B]``)."""
-        kl_grad = self._path_kl(obs, chain, old_means, old_var)  # [B]
-        kl = kl_grad.detach()
-        inside = kl < self.trust_region_eps  # [B]
-        primary, sample, q = self._primary(obs, critic_obs, noise, alpha)  # [B]
+        """The masked gate on all ``B`` states (static shapes; ``torch_compile`` compiles this function): L_actor ``[]``,
+        then c(s), the gate and the detached log π̂, prior term and Q of the fresh chains (each ``[B]``)."""
+        with record_function("trudi/trust_region_kl"):
+            kl_grad = self._path_kl(obs, chain, old_means, old_var)  # [B]
+            kl = kl_grad.detach()
+            inside = kl < self.trust_region_eps  # [B]
+        with record_function("trudi/actor_chain"):
+            primary, sample, q = self._primary(obs, critic_obs, noise, alpha)  # [B]
         loss = torch.where(inside, primary, beta * kl_grad).sum() / max(obs.shape[0], 1)  # empty minibatch: loss 0
         return loss, kl, inside, sample.log_prob.detach(), sample.prior_log_prob.detach(), q.detach()
 

@@ -88,7 +88,8 @@ class DenoisingControl(nn.Module):
     def forward(self, obs_features: torch.Tensor, x: torch.Tensor, time_features: torch.Tensor) -> torch.Tensor:
         """f_θ from ``obs_features [..., H]``, ``x [..., A]`` and ``time_features [..., H]`` (broadcasting)."""
         f = self.tail(obs_features + self.x_proj(x) + time_features)
-        return nn.functional.hardtanh(f, -self.output_clip, self.output_clip)  # a clamp whose backward is one kernel
+        # clamp's values; its backward is one kernel (clamp's is five) and passes no gradient at exactly ±clip
+        return nn.functional.hardtanh(f, -self.output_clip, self.output_clip)
 
 
 class DeterministicChain(nn.Module):
@@ -188,8 +189,8 @@ class DiffusionActor(ChainPolicy):
         return dt[:, None] / friction[None, :]
 
     def drift_coefficients(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(1 − η_n / σ_p², η_n)``, ``[N, A]`` each: μ_θ,n = x_n + η_n ⊙ (−x_n / σ_p² + f) = (1 − η_n / σ_p²) ⊙ x_n + η_n ⊙ f,
-        the form the chain computes (two kernels a step instead of five)."""
+        """``(1 − η_n / σ_p², η_n)``, ``[N, A]`` each, for the drift in the form the chain computes (two kernels a step
+        instead of five): μ_θ,n = x_n + η_n ⊙ (−x_n / σ_p² + f) = (1 − η_n / σ_p²) ⊙ x_n + η_n ⊙ f."""
         eta = self.eta()
         return 1.0 - eta / self.prior_var, eta
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import torch
+import torch._dynamo
 
 from trudi_isaac.utils.config_checks import ConfigError
 
@@ -79,7 +80,9 @@ class GraphedCall(Generic[Out]):
             torch.cuda.current_stream().wait_stream(side)
             return out
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        # a torch.compile'd function inside must have compiled in the warm-up: a recompilation during the capture
+        # would fail obscurely ("operation not permitted when stream is capturing"); make it a clear error instead
+        with torch._dynamo.config.patch(error_on_recompile=True), torch.cuda.graph(self.graph):
             self.outputs = self.fn()
         self.graph.replay()  # the capture only recorded the kernels: run them for this call
         return self.outputs
