@@ -51,7 +51,7 @@ def step_ready(args: argparse.Namespace, torch_compile: bool):
     torch.manual_seed(0)
     env = RandomEnv(args.num_envs, args.obs, args.actions, "cpu")
     cfg = agent_cfg(args.task, "trudi", "cpu", args.agent_cfgs) | {"num_steps_per_env": args.steps}
-    cfg["algorithm"] |= {"gate_form": "masked", "torch_compile": torch_compile}
+    cfg["algorithm"] |= {"gate_form": "masked"} | ({"torch_compile": True} if torch_compile else {})  # older code: no field
     alg = OnPolicyRunner(env, cfg, log_dir=None, device="cpu").alg
     alg.train_mode()
     obs, _, _ = timed_iteration(alg, env, env.get_observations(), args.steps, "cpu")
@@ -68,10 +68,15 @@ def step_ready(args: argparse.Namespace, torch_compile: bool):
 
 
 def eager_counts(args: argparse.Namespace) -> dict:
-    """The eager step's ops, and those inside the compiled regions (their forward calls and the first two backward
-    passes, the critic's and the actor's; the duals' is the third)."""
+    """The eager step's ops, and (unless ``--eager_only``: older code has no such regions) those inside the compiled
+    regions: their forward calls and the first two backward passes, the critic's and the actor's (the duals' is the
+    third)."""
     alg = step_ready(args, torch_compile=False)
     total, region = OpCount(), OpCount()
+    if args.eager_only:
+        with total:
+            alg._minibatch_step()
+        return {"eager_ops": total.total, "eager_top": dict(total.by_name.most_common(10))}
 
     def counted(fn):
         def call(*inputs):
@@ -112,13 +117,16 @@ def compiled_kernels(args: argparse.Namespace) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_random_env_arguments(parser, num_envs=64, steps=24)
+    parser.add_argument("--eager_only", action="store_true", help="Only the eager count (e.g. of code before torch_compile).")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     torch._inductor.config.fx_graph_cache = False  # generate the code (a cache hit would skip it)
-    counts = eager_counts(args) | compiled_kernels(args)
-    counts["compiled_step_kernels"] = (
-        counts["eager_ops"] - counts["compiled_region_eager_ops"] + counts["compiled_region_kernels"]
-    )
+    counts = eager_counts(args)
+    if not args.eager_only:
+        counts |= compiled_kernels(args)
+        counts["compiled_step_kernels"] = (
+            counts["eager_ops"] - counts["compiled_region_eager_ops"] + counts["compiled_region_kernels"]
+        )
     record = {"config": vars(args) | {"out": None, "agent_cfgs": None}, "torch": torch.__version__, "counts": counts}
     emit(record, args.out)
     return 0
