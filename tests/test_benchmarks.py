@@ -262,6 +262,16 @@ def test_update_cost_profile_names_the_phases_and_counts_ops() -> None:
     assert trudi["ops"]["per_minibatch_step"] > ppo["ops"]["per_minibatch_step"]  # a chain of steps against one MLP
 
 
+def test_step_kernels_counts_fewer_kernels_compiled() -> None:
+    out = _run("benchmarks/step_kernels.py", "--task", "Isaac-Cartpole", "--obs", "4", "--actions", "1", "--num_envs", "16",
+               "--steps", "8").stdout.splitlines()[-1]  # fmt: skip
+    n = json.loads(out)["counts"]
+    assert n["compiled_graphs"] == 5  # critic forward and backward, actor forward and backward, the η-only statistic
+    assert sum(n["kernels_per_graph"]) == n["compiled_region_kernels"] > 0
+    assert 0 < n["compiled_region_eager_ops"] < n["eager_ops"]
+    assert n["compiled_step_kernels"] < n["eager_ops"] / 2  # fused: the chain's elementwise ops between its matmuls
+
+
 def test_op_count_counts_compute_ops_not_views() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
     from op_count import OpCount  # noqa: PLC0415
