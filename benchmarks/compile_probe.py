@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_cfgs import agent_cfg  # noqa: E402
-from timed_iteration import sync  # noqa: E402
+from timed_iteration import collect_rollout, sync  # noqa: E402
 from update_cost import RandomEnv, emit  # noqa: E402
 
 
@@ -65,12 +65,7 @@ def main() -> int:
     runner = OnPolicyRunner(env, cfg, log_dir=None, device=args.device)
     alg = runner.alg
     alg.train_mode()
-    obs = env.get_observations()
-    with torch.inference_mode():
-        for _ in range(steps):
-            obs, rewards, dones, extras = env.step(alg.act(obs))
-            alg.process_env_step(obs, rewards, dones, extras)
-        alg.compute_returns(obs)
+    collect_rollout(alg, env, env.get_observations(), steps)
     batch = next(alg.storage.mini_batches(1, 1))  # a shuffled copy of the rollout
     alg.update()  # the actor moves off the policy that collected the batch
     with torch.no_grad():

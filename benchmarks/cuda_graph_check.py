@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_cfgs import agent_cfg  # noqa: E402
-from timed_iteration import sync  # noqa: E402
+from timed_iteration import collect_rollout, sync  # noqa: E402
 from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 
@@ -48,12 +48,7 @@ def relative_gaps(a: torch.nn.Module, b: torch.nn.Module) -> dict[str, float]:
 def check(args: argparse.Namespace, algo: str) -> dict:
     env, eager = build(args, algo, cuda_graphs=False)
     _, graphed = build(args, algo, cuda_graphs=True, torch_compile=args.torch_compile)
-    obs = env.get_observations()
-    with torch.inference_mode():
-        for _ in range(args.steps):
-            obs, rewards, dones, extras = env.step(eager.act(obs))
-            eager.process_env_step(obs, rewards, dones, extras)
-        eager.compute_returns(obs)
+    collect_rollout(eager, env, env.get_observations(), args.steps)
     for name, value in vars(eager.storage).items():  # the same rollout in both
         if isinstance(value, torch.Tensor):
             getattr(graphed.storage, name).copy_(value)

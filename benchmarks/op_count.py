@@ -20,10 +20,10 @@ import collections
 from torch.utils._python_dispatch import TorchDispatchMode
 
 NO_KERNEL = frozenset({
-    "_record_function_enter_new", "_record_function_exit", "_reshape_alias", "_unsafe_view", "alias", "as_strided", "chunk", "detach", "diagonal", "empty", "empty_like",
-    "empty_strided", "expand", "expand_as", "flatten", "lift_fresh", "movedim", "narrow", "new_empty",
-    "new_empty_strided", "permute", "reshape", "select", "slice", "split", "split_with_sizes", "squeeze", "t",
-    "transpose", "unbind", "unflatten", "unsqueeze", "view", "view_as",
+    "_record_function_enter_new", "_record_function_exit", "_reshape_alias", "_unsafe_view", "alias", "as_strided",
+    "chunk", "detach", "diagonal", "empty", "empty_like", "empty_strided", "expand", "expand_as", "flatten",
+    "lift_fresh", "movedim", "narrow", "new_empty", "new_empty_strided", "permute", "reshape", "select", "slice",
+    "split", "split_with_sizes", "squeeze", "t", "transpose", "unbind", "unflatten", "unsqueeze", "view", "view_as",
 })  # fmt: skip
 """Ops that only re-describe or allocate memory, or mark a profiler range: no kernel runs."""
 

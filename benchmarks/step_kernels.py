@@ -34,7 +34,7 @@ from torch._inductor.utils import run_and_get_code  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from agent_cfgs import agent_cfg  # noqa: E402
 from op_count import OpCount  # noqa: E402
-from timed_iteration import timed_iteration  # noqa: E402
+from timed_iteration import collect_rollout, timed_iteration  # noqa: E402
 from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms", "_eta_only_kl")
@@ -56,11 +56,7 @@ def step_ready(args: argparse.Namespace, torch_compile: bool):
     alg.train_mode()
     obs, _, _ = timed_iteration(alg, env, env.get_observations(), args.steps, "cpu")
     timed_iteration(alg, env, obs, args.steps, "cpu")  # a second update: the duals and the gate have moved
-    with torch.inference_mode():
-        for _ in range(args.steps):
-            obs, rewards, dones, extras = env.step(alg.act(obs))
-            alg.process_env_step(obs, rewards, dones, extras)
-        alg.compute_returns(obs)
+    collect_rollout(alg, env, obs, args.steps)
     alg._size_step_inputs(alg.storage.num_envs * alg.storage.num_steps // alg.num_mini_batches)
     alg._idx.copy_(next(iter(alg.storage.mini_batch_indices(alg.num_mini_batches, 1))))
     alg._noise.normal_()

@@ -15,16 +15,13 @@ def sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def timed_iteration(
-    alg, env, obs: TensorDict, steps: int, device: str, on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None
-) -> tuple[TensorDict, float, float]:
-    """Collect ``steps`` transitions per env and update, as the runner does.
+def collect_rollout(
+    alg, env, obs: TensorDict, steps: int, on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None
+) -> TensorDict:
+    """Collect ``steps`` transitions per env and compute their returns, as the runner does; the last observations.
 
-    Returns the last observations and the collection and update wall times (s).
     ``on_step(rewards, dones)`` sees every env step (e.g. to track training episode returns).
     """
-    sync(device)
-    start = time.perf_counter()
     with torch.inference_mode():
         for _ in range(steps):
             obs, rewards, dones, extras = env.step(alg.act(obs))
@@ -32,6 +29,19 @@ def timed_iteration(
             if on_step is not None:
                 on_step(rewards, dones)
         alg.compute_returns(obs)
+    return obs
+
+
+def timed_iteration(
+    alg, env, obs: TensorDict, steps: int, device: str, on_step: Callable[[torch.Tensor, torch.Tensor], None] | None = None
+) -> tuple[TensorDict, float, float]:
+    """:func:`collect_rollout`, then update, as the runner does.
+
+    Returns the last observations and the collection and update wall times (s).
+    """
+    sync(device)
+    start = time.perf_counter()
+    obs = collect_rollout(alg, env, obs, steps, on_step)
     sync(device)
     middle = time.perf_counter()
     alg.update()

@@ -609,6 +609,9 @@ class TruDi:
                 old_var = batch.old_var[rows] if per_row_var else batch.old_var
                 return self._path_kl(obs[rows], batch.chain[rows], batch.old_means[rows], old_var)  # [b]
 
+            def primary(rows: torch.Tensor) -> tuple[torch.Tensor, ChainSample, torch.Tensor]:
+                return self._primary(obs[rows], batch.critic_obs[rows], noise[rows], alpha)  # [b], chains, [b]
+
             with record_function("trudi/trust_region_kl"):
                 with torch.no_grad():
                     kl = self._path_kl(obs, batch.chain, batch.old_means, batch.old_var)  # [B]
@@ -616,9 +619,9 @@ class TruDi:
                 rows_in, rows_over = inside.nonzero().squeeze(-1), (~inside).nonzero().squeeze(-1)
                 kl_over = path_kl(rows_over)  # [B_over]
             with record_function("trudi/actor_chain"), frozen(self.critic):
-                primary_in, sample_in, q_in = self._primary(obs[rows_in], batch.critic_obs[rows_in], noise[rows_in], alpha)
+                primary_in, sample_in, q_in = primary(rows_in)  # [B_in]
                 with torch.no_grad():
-                    _, sample_over, q_over = self._primary(obs[rows_over], batch.critic_obs[rows_over], noise[rows_over], alpha)
+                    _, sample_over, q_over = primary(rows_over)  # [B_over]
             loss = (primary_in.sum() + (beta * kl_over).sum()) / max(num_states, 1)  # an empty minibatch has loss 0
             log_prob = torch.cat([sample_in.log_prob.detach(), sample_over.log_prob])  # [B] (rows regrouped)
             prior_log_prob = torch.cat([sample_in.prior_log_prob.detach(), sample_over.prior_log_prob])  # [B]
