@@ -50,8 +50,9 @@ PROBE_PORT = 443
 PROBE_TIMEOUT_S = 2.0
 """Time limit of each step (DNS lookup, TCP connect) of the reachability probe [s]."""
 
-LAYOUT_VERSION = 1
-"""Version of the layout built here; bump it to rebuild every cached root."""
+LAYOUT_VERSION = 2
+"""Version of the layout built here; bump it to rebuild every cached root (2: the humanoid's collision groups
+removed, see :func:`_build_humanoid`)."""
 
 COMPLETE_MARKER = "trudi-offline-assets.json"
 """File written last into a finished root; its presence marks the root as complete."""
@@ -70,6 +71,9 @@ HUMANOID_JOINT_RENAMES = {
     "right_elbow": "right_lower_arm",
 }
 """Joint renames giving newton's humanoid the 21 joint names of Isaac Lab's humanoid."""
+
+COLLISION_GROUP_TYPE = "PhysicsCollisionGroup"
+"""USD type of the collision-group prims removed from the humanoid (see :func:`_build_humanoid`)."""
 
 CARTPOLE_DEFAULT_PRIM = "cartpole"
 """Prim holding the cartpole articulation in newton's cartpole example."""
@@ -131,26 +135,46 @@ def _build_ant(target: Path) -> None:
 
 
 def _build_humanoid(target: Path) -> None:
-    """Newton's humanoid with its joints renamed to Isaac Lab's 21 humanoid joint names."""
+    """Newton's humanoid with its joints renamed to Isaac Lab's 21 humanoid joint names and without its collision
+    groups.
+
+    ``humanoid.usda`` puts each collision shape in a ``PhysicsCollisionGroup`` of its own. Under PhysX's meaning
+    of groups (a group skips only the groups it lists in ``filteredGroups``) that filters nothing: every shape
+    meets the ground and the other bodies. Newton's USD importer instead gives each group its own positive
+    collision-group id, and a shape with a positive id collides only with shapes of the same id (or negative
+    ones): the ground plane's shape has id 1, the humanoid's shapes ids 1 to 19, so only the first group's
+    shape (the head) met the ground, and the feet fell through it. Without the groups, every shape takes the
+    default id and meets the ground, as under PhysX; self-collision stays as Isaac Lab's humanoid config asks
+    (``self_collision_enabled=True``; parent-child pairs are filtered by the joints).
+    """
     from pxr import Sdf  # noqa: PLC0415
 
     layer = _open_layer(_newton_example_asset("humanoid.usda"))
     joints: dict[str, Sdf.Path] = {}
+    collision_groups: list[Sdf.Path] = []
 
     def collect(path: Sdf.Path) -> None:
         spec = layer.GetPrimAtPath(path) if path.IsPrimPath() else None
-        if spec is not None and spec.name in HUMANOID_JOINT_RENAMES and spec.typeName.endswith("Joint"):
+        if spec is None:
+            return
+        if spec.name in HUMANOID_JOINT_RENAMES and spec.typeName.endswith("Joint"):
             joints[spec.name] = path
+        elif spec.typeName == COLLISION_GROUP_TYPE:
+            collision_groups.append(path)
 
     layer.Traverse(Sdf.Path.absoluteRootPath, collect)
+    if not collision_groups:
+        raise RuntimeError("newton's humanoid.usda has no collision groups any more: review _build_humanoid")
     missing = set(HUMANOID_JOINT_RENAMES) - set(joints)
     if missing:
         raise RuntimeError(f"newton's humanoid.usda lacks the joints {sorted(missing)}")
     edit = Sdf.BatchNamespaceEdit()
     for name, path in joints.items():
         edit.Add(Sdf.NamespaceEdit.Rename(path, HUMANOID_JOINT_RENAMES[name]))
+    for path in collision_groups:
+        edit.Add(Sdf.NamespaceEdit.Remove(path))
     if not layer.Apply(edit):
-        raise RuntimeError("Unable to rename the humanoid joints")
+        raise RuntimeError("Unable to rename the humanoid joints and remove its collision groups")
     _export(layer, target)
 
 
