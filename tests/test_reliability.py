@@ -94,6 +94,28 @@ def test_missing_and_corrupt_checkpoint_files(run_script, tmp_path: Path, script
     assert_clear_error(result, "model_3.pt", "corrupt or not a checkpoint")
 
 
+class RunsCodeWhenUnpickled:
+    """Unpickling this calls ``os.system``: what a shared checkpoint file could do to whoever loads it."""
+
+    def __init__(self, command: str) -> None:
+        self.command = command
+
+    def __reduce__(self) -> tuple:
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("script", ["scripts/train.py", "scripts/play.py"])
+def test_checkpoint_that_would_run_code_is_refused_before_it_runs(run_script, tmp_path: Path, script: str) -> None:
+    marker = tmp_path / "code_ran"
+    crafted = tmp_path / "model_5.pt"
+    torch.save({"iter": 0, "x": RunsCodeWhenUnpickled(f"touch {marker}")}, crafted)
+    result = run_script(script, *CARTPOLE, "--checkpoint", str(crafted), timeout=SUBPROCESS_TIMEOUT_S)
+    assert_clear_error(result, "model_5.pt", "holds a Python object (posix.system)", "refused without running it")
+    (line,) = [line for line in result.stderr.splitlines() if "holds a Python object" in line]
+    assert "model_5.pt" in line and "refused" in line  # one line says what and why
+    assert not marker.exists(), "the checkpoint's code ran"
+
+
 @pytest.fixture
 def toy_checkpoints(tmp_path: Path, safe) -> dict[str, Path]:
     """Checkpoints of runs that do not fit Isaac-Cartpole's TruDi agent (obs 4, 1 action)."""

@@ -31,16 +31,22 @@ def _single_run_dir(root: Path, experiment: str) -> Path:
     return runs[0]
 
 
-def test_ppo_on_cartpole_writes_checkpoint_and_events(run_script, tmp_path: Path) -> None:
-    result = run_script(
-        "scripts/train.py", "--task", "Isaac-Cartpole-v0", "--agent", "ppo",
-        "--num_envs", "64", "--max_iterations", "3", "--device", "cpu",
-    )  # fmt: skip
+def test_ppo_on_cartpole_writes_checkpoint_and_events_resumes_and_plays(run_script, tmp_path: Path) -> None:
+    """Stock PPO through train.py; its checkpoint (read weights-only) resumes training and plays."""
+    ppo = ("--task", "Isaac-Cartpole-v0", "--agent", "ppo", "--num_envs", "64", "--device", "cpu")
+    result = run_script("scripts/train.py", *ppo, "--max_iterations", "3")
     assert result.returncode == 0, result.stderr[-3000:]
     run = _single_run_dir(tmp_path, "cartpole")
     assert (run / "model_2.pt").is_file()
     assert list(run.glob("events.out.tfevents.*"))
     assert "Learning iteration 2/3" in result.stdout
+
+    resumed = run_script("scripts/train.py", *ppo, "--max_iterations", "1", "--checkpoint", str(run / "model_2.pt"))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Learning iteration 3/4" in resumed.stdout
+    play = run_script("scripts/play.py", *ppo, "--episodes", "4", "--checkpoint", str(run / "model_2.pt"))
+    assert play.returncode == 0, play.stderr[-3000:]
+    assert re.search(r"deterministic policy, 4 episodes: mean return \S+, mean length \S+", play.stdout), play.stdout[-2000:]
 
 
 def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init_beta: float,

@@ -25,7 +25,6 @@ import torch
 from tensordict import TensorDict
 
 from trudi_isaac.cli.common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
-from trudi_isaac.modules.chain_policy import ChainPolicy
 from trudi_isaac.runners import safe_runner
 from trudi_isaac.runners.checkpoints import read_checkpoint
 
@@ -112,15 +111,16 @@ def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
 
 
 @torch.no_grad()
-def check_onnx(path: str, policy: ChainPolicy, obs) -> float:
-    """Max |ONNX − torch| on the observations ``obs`` (a TensorDict batch), torch being the module that was
-    exported (``policy.export_module()``, a copy: the policy itself stays where it is). For a diffusion actor
-    that starts its deterministic chain from the prior, the policy's own ``forward`` is another policy."""
+def check_onnx(path: str, policy: torch.nn.Module, obs) -> float:
+    """Max |ONNX − torch| on the observations ``obs`` (a TensorDict batch), torch being the module rsl-rl's runner
+    exported (``policy.as_onnx()``, a copy: the policy itself stays where it is), for TruDi's and REPPO's actors and
+    PPO's ``MLPModel`` alike. For a diffusion actor that starts its deterministic chain from the prior, the policy's
+    own ``forward`` is another policy."""
     import onnxruntime  # noqa: PLC0415
 
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    x = policy.select_obs(obs).cpu().float()  # [B, O] the actor's raw input
-    expected = policy.export_module().cpu().eval()(x)  # [B, A]
+    x = torch.cat([obs[group] for group in policy.obs_groups], dim=-1).cpu().float()  # [B, O] the actor's raw input
+    expected = policy.as_onnx(verbose=False).cpu().eval()(x)  # [B, A]
     input_name = session.get_inputs()[0].name
     got = torch.cat([torch.from_numpy(session.run(None, {input_name: row[None].numpy()})[0]) for row in x])
     return float((got - expected).abs().max())
@@ -138,11 +138,13 @@ def load_agent_cfg(task: str, agent_key: str, device: str):
 
 @contextlib.contextmanager
 def evaluation_runner(task: str, agent_cfg, num_envs: int, device: str, seed: int | None) -> Iterator[tuple]:
-    """``(env, runner)``: the task on fresh envs, wrapped for rsl-rl, and an ``OnPolicyRunner`` without logging."""
+    """``(env, runner)``: the task on fresh envs, wrapped for rsl-rl, and an ``OnPolicyRunner`` without logging whose
+    ``load`` is the safe one (no code run from the file; the checkpoint checked against the run)."""
     from isaaclab_rl.rsl_rl import RslRlVecEnvWrapper, create_rsl_rl_runner  # noqa: PLC0415
 
     from trudi_isaac.cli.isaaclab_env import make_env  # noqa: PLC0415
 
+    safe_runner.install()
     with make_env(task, num_envs, device, seed) as gym_env:
         env = RslRlVecEnvWrapper(gym_env, clip_actions=agent_cfg.clip_actions)
         yield env, create_rsl_rl_runner(env, agent_cfg)
@@ -153,7 +155,6 @@ def play(argv: list[str]) -> int:
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)
     checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
-    safe_runner.install()
 
     with evaluation_runner(task, agent_cfg, args.num_envs or DEFAULT_EVAL_ENVS, args.device, args.seed) as (env, runner):
         runner.load(checkpoint, map_location=args.device)

@@ -4,6 +4,10 @@
   which rsl-rl's and Isaac Lab's ``model_.*\\.pt`` patterns do not match), is flushed and fsync'ed, and
   then renamed over the target with :func:`os.replace`. A process killed at any moment leaves either the
   old file or the complete new one, never a truncated ``model_*.pt``.
+* **No code from a file** — a checkpoint is read with ``torch.load(..., weights_only=True)``: tensors, numbers,
+  strings and plain containers only. A file whose pickle names any other Python object (which unpickling would
+  call: ``os.system``, say) is refused before anything in it runs. Our checkpoints and stock rsl-rl's (TruDi, REPPO,
+  PPO, with weight averages, optimizer states and run signatures) need nothing more.
 * **Signature** — each checkpoint also records the run it belongs to (algorithm, actor class, observation
   sizes per group, action size). Loading compares it with the current run and names what differs, instead
   of failing deep inside ``load_state_dict``. Checkpoints without a signature (stock rsl-rl) are compared
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
+import re
 from typing import Any
 
 import torch
@@ -25,6 +31,8 @@ TEMP_SUFFIX = ".tmp"
 STATE_DICT_KEYS = ("actor_state_dict", "critic_state_dict")
 MAX_ERROR_CHARS = 200
 """Length of the loader's own error text quoted in a corrupt-file message."""
+UNSAFE_GLOBAL = re.compile(r"GLOBAL (\S+)")
+"""The Python object a refused pickle names, in ``torch.load``'s weights-only error text."""
 
 
 class CheckpointError(ValueError):
@@ -70,13 +78,20 @@ def atomic_save(state: dict, path: str) -> None:
 
 
 def read_checkpoint(path: str, map_location: str | None = None) -> dict:
-    """Load a checkpoint file; :class:`CheckpointError` if it is missing, corrupt, not an rsl-rl checkpoint,
-    or holds non-finite values."""
+    """Load a checkpoint file without running code from it; :class:`CheckpointError` if it is missing, corrupt,
+    not an rsl-rl checkpoint, holds non-finite values, or holds an object other than tensors and plain data."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint file '{path}' does not exist")
     try:
-        state = torch.load(path, weights_only=False, map_location=map_location)
-    except Exception as err:  # noqa: BLE001  (zip, pickle and EOF errors all mean the same here)
+        state = torch.load(path, weights_only=True, map_location=map_location)
+    except pickle.UnpicklingError as err:  # the weights-only unpickler refused the file, or could not parse it
+        if found := UNSAFE_GLOBAL.search(str(err)):
+            raise CheckpointError(
+                f"checkpoint file '{path}' holds a Python object ({found[1]}) that loading would run; refused"
+                " without running it (checkpoints are read with weights_only=True: tensors and plain data only)"
+            ) from None
+        raise CheckpointError(f"checkpoint file '{path}' is corrupt or not a checkpoint (not a valid pickle)") from None
+    except Exception as err:  # noqa: BLE001  (zip and EOF errors all mean the same here)
         reason = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"[:MAX_ERROR_CHARS]
         raise CheckpointError(f"checkpoint file '{path}' is corrupt or not a checkpoint ({reason})") from None
     if not isinstance(state, dict) or "iter" not in state:
