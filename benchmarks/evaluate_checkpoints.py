@@ -4,7 +4,8 @@
     python benchmarks/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
 
 For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--last_only``) it runs
-a policy for ``--episodes`` episodes and records the mean return; it also records the rollout
+a policy for ``--episodes`` episodes and records the mean return, the mean episode length and the share of
+episodes ended by time-out (a task whose robot cannot stand shows itself there); it also records the rollout
 buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py runs and exports:
 for TruDi the ODE from x_0 = 0), ``ode_from_prior`` (TruDi's ODE from a prior sample x_0 ~ N(0, σ_p²),
 the authors' evaluation), ``stochastic`` (sampled actions) or ``average`` (the deterministic policy of the
@@ -83,9 +84,11 @@ def main() -> int:
                 policy.deterministic_start = "prior"
             elif args.policy == "stochastic":
                 policy = runner.alg.act
-            mean_return, mean_length, _ = evaluate(env, policy, args.episodes)
-            curve.append({"iteration": iteration, "return": mean_return, "length": mean_length})
-            print(f"[eval] {args.run_dir.name} it {iteration}: return {mean_return:.2f} length {mean_length:.1f}", flush=True)
+            result = evaluate(env, policy, args.episodes)
+            curve.append({"iteration": iteration, "return": result.mean_return, "length": result.mean_length,
+                          "timeout_share": result.timeout_share})  # fmt: skip
+            print(f"[eval] {args.run_dir.name} it {iteration}: return {result.mean_return:.2f} length"
+                  f" {result.mean_length:.1f} time-outs {result.timeout_share:.0%}", flush=True)  # fmt: skip
     args.out.write_text(json.dumps({"curve": curve, "policy": args.policy, "eval_num_envs": args.num_envs, "buffer_bytes_eval_envs": memory}))
     return 0
 

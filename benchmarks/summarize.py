@@ -69,12 +69,22 @@ def timing(run: dict, key: str) -> float:
     return statistics.mean(values)
 
 
+def episode_cells(runs: list[dict]) -> str:
+    """Two table cells of the runs' last checkpoints: mean episode length (policy steps) and the share of the evaluated
+    episodes that ended by time-out, means over the runs (``–``: evaluated before the share was recorded). A task
+    whose robot cannot stay up shows itself here, whatever the returns say."""
+    shares = [r["curve"][-1].get("timeout_share") for r in runs]
+    share = f"{statistics.mean(shares):.0%}" if None not in shares else "–"
+    return f"{statistics.mean(r['curve'][-1]['length'] for r in runs):.0f} | {share}"
+
+
 def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
     lines = [
         f"### {grid}",
         "",
-        "| algo | seeds | env steps | final det. return | best det. return | final train reward | collection s/it | update s/it | env-steps/s | buffer MiB |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| algo | seeds | env steps | final det. return | best det. return | final episode length | ended by time-out "
+        "| final train reward | collection s/it | update s/it | env-steps/s | buffer MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for algo in sorted(by_algo, key=algo_rank):
         rs = by_algo[algo]
@@ -82,7 +92,7 @@ def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
         bests = [max(p["return"] for p in r["curve"]) for r in rs]
         lines.append(
             f"| {algo} | {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd(finals)} | {mean_sd(bests)} "
-            f"| {mean_sd([statistics.mean(r['train_mean_reward'][-TRAIN_REWARD_WINDOW:]) for r in rs])} "
+            f"| {episode_cells(rs)} | {mean_sd([statistics.mean(r['train_mean_reward'][-TRAIN_REWARD_WINDOW:]) for r in rs])} "
             f"| {statistics.mean(timing(r, 'collection_time_per_iter') for r in rs):.2f} "
             f"| {statistics.mean(timing(r, 'update_time_per_iter') for r in rs):.2f} "
             f"| {statistics.mean(timing(r, 'env_steps_per_s') for r in rs):,.0f} "
@@ -102,12 +112,13 @@ def train_seconds_at(run: dict, iteration: int) -> float:
     return sum(run["collection_time_per_iter"][:upto]) + sum(run["update_time_per_iter"][:upto])
 
 
-def draw_curves(by_steps: plt.Axes, by_wall: plt.Axes, by_algo: dict[str, list[dict]]) -> None:
-    """Each algorithm's mean curve (band: min to max over seeds) against env steps and against training seconds."""
+def draw_curves(by_steps: plt.Axes, by_wall: plt.Axes, by_algo: dict[str, list[dict]], key: str = "return") -> None:
+    """Each algorithm's mean curve of ``key`` (a curve point's field; band: min to max over seeds) against env steps and
+    against training seconds."""
     for algo, rs in sorted(by_algo.items()):
         points = rs[0]["curve"]
         same = [r for r in rs if len(r["curve"]) == len(points)]
-        curves = [[p["return"] for p in r["curve"]] for r in same]
+        curves = [[p[key] for p in r["curve"]] for r in same]
         mean = [statistics.mean(c) for c in zip(*curves)]
         low, high = [min(c) for c in zip(*curves)], [max(c) for c in zip(*curves)]
         wall = [statistics.mean(train_seconds_at(r, p["iteration"]) for r in same) for p in points]
@@ -118,11 +129,15 @@ def draw_curves(by_steps: plt.Axes, by_wall: plt.Axes, by_algo: dict[str, list[d
 
 
 def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str, str]:
-    """Mean curves (band: min to max over seeds) against env steps and against training wall-clock seconds."""
-    fig, (by_steps, by_wall) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    """Mean curves of the return and the episode length (band: min to max over seeds) against env steps and against
+    training wall-clock seconds; the cost per iteration."""
+    fig, ((by_steps, by_wall), (length_by_steps, length_by_wall)) = plt.subplots(2, 2, figsize=(11, 7), sharey="row")
     draw_curves(by_steps, by_wall, by_algo)
-    by_steps.set(xlabel="env steps", ylabel="deterministic return", title=grid)
-    by_wall.set(xlabel="training wall-clock s (mean over seeds)", title=f"{grid}: against time")
+    draw_curves(length_by_steps, length_by_wall, by_algo, key="length")
+    by_steps.set(ylabel="deterministic return", title=grid)
+    by_wall.set(title=f"{grid}: against time")
+    length_by_steps.set(xlabel="env steps", ylabel="episode length (policy steps)")
+    length_by_wall.set(xlabel="training wall-clock s (mean over seeds)")
     by_steps.legend()
     curve_png = f"{grid}_curves.png"
     fig.tight_layout()
@@ -585,8 +600,8 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
              "`≥ PPO from 50 %`: the checkpoints from half the budget at which the mean is at or above PPO's (interpolated);",
              "`train min`: minutes of training per run (collection + update) on the machine and load it ran under.", "",
              "| task | envs | algo | seeds | env steps | final det. return | mean over the curve | ≥ PPO from 50 % "
-             "| train min | runs |",
-             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| final episode length | ended by time-out | train min | runs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     panels: list[tuple[HeadlineSetting, dict[str, list[dict]]]] = []
     for setting in settings:
         by_algo = {algo: headline_runs(results, patterns) for algo, patterns in setting.runs.items()}
@@ -597,14 +612,14 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
             head, names = f"| {setting.task} | {setting.num_envs} | {algo} |", ", ".join(f"`{p}`" for p in setting.runs[algo])
             rs = ran.get(algo)
             if not rs:
-                lines.append(f"{head} 0 | – | not run yet | – | – | – | {names} |")
+                lines.append(f"{head} 0 | – | not run yet | – | – | – | – | – | {names} |")
                 continue
             gaps = gaps_from_half_budget(rs, ppo, budget) if ppo and algo != "ppo" else {}
             minutes = statistics.mean(train_seconds_at(r, r["curve"][-1]["iteration"]) for r in rs) / 60
             lines.append(
                 f"{head} {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd([r['curve'][-1]['return'] for r in rs])} "
                 f"| {mean_sd([area_under_curve(r) for r in rs])} "
-                f"| {f'{sum(g >= 0 for g in gaps.values())}/{len(gaps)}' if gaps else '–'} | {minutes:.1f} "
+                f"| {f'{sum(g >= 0 for g in gaps.values())}/{len(gaps)}' if gaps else '–'} | {episode_cells(rs)} | {minutes:.1f} "
                 f"| {names} |"
             )
         if ran:

@@ -88,10 +88,11 @@ def train(algo: str, seed: int, args: argparse.Namespace) -> dict:
         run["env_steps_per_s"].append(steps * args.num_envs / (collect_s + update_s))
         run["train_mean_reward"].append(train_returns.pop_mean())
         if it % args.eval_every == 0 or it == args.iterations - 1:
-            mean_return, mean_length, _ = evaluate(eval_env, runner.get_inference_policy(args.device), args.eval_envs)
+            result = evaluate(eval_env, runner.get_inference_policy(args.device), args.eval_envs)
             env_steps = (it + 1) * steps * args.num_envs
-            run["curve"].append({"iteration": it, "return": mean_return, "length": mean_length, "env_steps": env_steps})
-            print(f"{algo} s{seed} it {it}: return {mean_return:.2f} length {mean_length:.0f} "
+            run["curve"].append({"iteration": it, "return": result.mean_return, "length": result.mean_length,
+                                 "timeout_share": result.timeout_share, "env_steps": env_steps})  # fmt: skip
+            print(f"{algo} s{seed} it {it}: return {result.mean_return:.2f} length {result.mean_length:.0f} "
                   f"collect {collect_s:.3f}s update {update_s:.3f}s", flush=True)  # fmt: skip
     run["buffer_bytes"] = storage_bytes(alg.storage)
     run["train_wall_s"] = time.time() - start

@@ -34,6 +34,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
         assert run["curve"][0]["env_steps"] == 16 * run["num_steps_per_env"]
         assert run["buffer_bytes"] > 0 and run["collection_time_per_iter"][0] > 0
         assert run["eval_policy"] == "deterministic"  # the curve's policy is recorded
+        point = run["curve"][0]
+        assert point["length"] > 0 and 0.0 <= point["timeout_share"] <= 1.0  # a task that cannot stand would show here
     assert "finished before, skipped" in _run(*grid).stdout  # a second call resumes: nothing to redo
     finals = ("benchmarks/final_policies.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
               "--tag", "_smoke", "--results", str(results), "--eval_envs", "4", "--eval_episodes", "4")  # fmt: skip
@@ -58,6 +60,7 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary and "≥ PPO from 50 %" in summary
     assert (results / "ablation" / "Isaac-Cartpole_ablation.png").is_file()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
+    assert "| final episode length | ended by time-out |" in summary
     assert "| Isaac-Cartpole | trudi | 1 |" in summary  # the final-policies table
     target = next(line for line in summary.splitlines() if line.startswith("| TruDi final det. return"))
     assert "| Isaac-Cartpole_smoke |" in target and ("**met**" in target) != ("**missed**" in target)
@@ -74,8 +77,10 @@ def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     from headline import HeadlineSetting  # noqa: PLC0415
     from summarize import headline_section  # noqa: PLC0415
 
-    def run(returns: list[float], seed: int) -> dict:  # checkpoints every 100 env steps, 30 s of training per iteration
-        curve = [{"iteration": i, "return": r, "length": 10.0, "env_steps": 100 * (i + 1)} for i, r in enumerate(returns)]
+    def run(returns: list[float], seed: int, timeout_share: float | None = None) -> dict:
+        """Checkpoints every 100 env steps, 30 s of training per iteration; ``timeout_share`` None: not recorded."""
+        curve = [{"iteration": i, "return": r, "length": 10.0 * (seed + 1), "env_steps": 100 * (i + 1)}
+                 | ({} if timeout_share is None else {"timeout_share": timeout_share}) for i, r in enumerate(returns)]
         return {"curve": curve, "seed": seed, "collection_time_per_iter": [20.0] * len(returns),
                 "update_time_per_iter": [10.0] * len(returns)}  # fmt: skip
 
@@ -83,16 +88,17 @@ def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     task.mkdir(parents=True)
     for seed, (ppo, trudi) in enumerate((([0, 1, 2, 3], [0, 2, 2, 4]), ([0, 1, 2, 3], [0, 2, 1, 4]))):
         (task / f"ppo_s{seed}.json").write_text(json.dumps(run(ppo, seed)))
-        (task / f"trudi_s{seed}_new.json").write_text(json.dumps(run(trudi, seed)))
+        (task / f"trudi_s{seed}_new.json").write_text(json.dumps(run(trudi, seed, timeout_share=0.25 * (seed + 1))))
     setting = HeadlineSetting("Task", 16, {"ppo": ("Task/ppo_s0.json", "Task/ppo_s1.json"), "trudi": ("Task/trudi_s?_new.json",),
                                            "reppo": ("Task/reppo_s?.json",)})  # fmt: skip
     lines = headline_section(tmp_path / "results", (setting,))
     rows = {line.split(" | ")[2]: line for line in lines if line.startswith("| Task | 16 |")}
     assert list(rows) == ["ppo", "reppo", "trudi"]
     # TruDi's areas per env step (trapezoids over 300 steps): 600/300 and 500/300; mean at 200/300/400 steps: 2, 1.5, 4
-    # against PPO's 1, 2, 3; 4 iterations x 30 s of training
-    assert rows["trudi"].startswith("| Task | 16 | trudi | 2 | 400 | 4.00 ± 0.00 | 1.83 ± 0.24 | 2/3 | 2.0 |")
-    assert rows["ppo"].startswith("| Task | 16 | ppo | 2 | 400 | 3.00 ± 0.00 | 1.50 ± 0.00 | – | 2.0 |")
+    # against PPO's 1, 2, 3; episodes of 10 and 20 steps; TruDi's ended by time-out in 25 % and 50 % (PPO's: not
+    # recorded); 4 iterations x 30 s of training
+    assert rows["trudi"].startswith("| Task | 16 | trudi | 2 | 400 | 4.00 ± 0.00 | 1.83 ± 0.24 | 2/3 | 15 | 38% | 2.0 |")
+    assert rows["ppo"].startswith("| Task | 16 | ppo | 2 | 400 | 3.00 ± 0.00 | 1.50 ± 0.00 | – | 15 | – | 2.0 |")
     assert "| reppo | 0 | – | not run yet |" in rows["reppo"] and "`Task/reppo_s?.json`" in rows["reppo"]
     assert lines[-2] == "![](results/headline.png)" and (tmp_path / "results" / "headline.png").is_file()
 

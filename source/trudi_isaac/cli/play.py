@@ -3,7 +3,7 @@
 Loads the checkpoint (the latest run's latest by default) through rsl-rl's ``OnPolicyRunner``,
 runs the deterministic policy (default) or the stochastic one (sampled from the same weights: a run's
 weight average where it keeps one) until ``--episodes`` episodes have ended, prints their mean return
-and length, and exports ``policy.pt`` (TorchScript) and ``policy.onnx`` to ``<run>/exported/`` as
+and length and the share that ended by time-out, and exports ``policy.pt`` (TorchScript) and ``policy.onnx`` to ``<run>/exported/`` as
 Isaac Lab's play does. The ONNX model is checked
 against the torch module it was exported from, on the observations of the evaluation. That export
 is always the fully deterministic policy: for the diffusion actor the ODE from x_0 = 0, whatever
@@ -20,6 +20,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import torch
 from tensordict import TensorDict
@@ -74,32 +75,45 @@ def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
         raise UsageError(f"no checkpoint found under {root}: {err}") from None
 
 
+class Evaluation(NamedTuple):
+    """What :func:`evaluate` measured over the counted episodes."""
+
+    mean_return: float
+    mean_length: float
+    """Mean episode length in policy steps."""
+    timeout_share: float
+    """Share of the episodes that ended by time-out (the rest by a termination: a fall, a pole past its limit)."""
+    last_obs: TensorDict
+    """The observations of the last ``ONNX_CHECK_STEPS`` steps, all envs (for the ONNX check)."""
+
+
 @torch.no_grad()
-def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
-    """Mean return and length of the first ``k = ceil(episodes / num_envs)`` episodes of *every* env, after a reset.
+def evaluate(env, act, episodes: int) -> Evaluation:
+    """Mean return and length of the first ``k = ceil(episodes / num_envs)`` episodes of *every* env, after a reset,
+    and the share of them that ended by time-out.
 
     Taking the first ``episodes`` episodes to end, whichever env they come from, would over-represent
     short (failed) episodes; a fixed number per env does not. The reset makes every counted episode a
     whole one: an env left mid-episode (by training, or by an earlier evaluation whose other envs were
-    still running) would otherwise count the rest of that episode as one. Also returns the last
-    observations seen.
+    still running) would otherwise count the rest of that episode as one.
     """
     per_env = math.ceil(episodes / env.num_envs)
     obs, _ = env.reset()
     returns = torch.zeros(env.num_envs, device=env.device)
     lengths = torch.zeros(env.num_envs, device=env.device)
     completed = torch.zeros(env.num_envs, dtype=torch.long, device=env.device)
-    total_return, total_length, seen = 0.0, 0.0, []
+    total_return, total_length, timeouts, seen = 0.0, 0.0, 0, []
     max_steps = int(env.max_episode_length) * (per_env + 1)
     for _ in range(max_steps):
         seen.append(obs.clone())
-        obs, rewards, dones, _ = env.step(act(obs))
+        obs, rewards, dones, extras = env.step(act(obs))
         counting = (completed < per_env).float()  # envs still within their first k episodes
         returns += rewards * counting
         lengths += counting
         ended = dones.bool() & (completed < per_env)
         total_return += returns[ended].sum().item()
         total_length += lengths[ended].sum().item()
+        timeouts += int((ended & extras["time_outs"].bool()).sum())
         returns[ended], lengths[ended] = 0.0, 0.0
         completed += ended.long()
         if bool((completed >= per_env).all()):
@@ -107,7 +121,7 @@ def evaluate(env, act, episodes: int) -> tuple[float, float, torch.Tensor]:
     else:
         raise RuntimeError(f"not every env finished {per_env} episode(s) within {max_steps} steps")
     n = per_env * env.num_envs
-    return total_return / n, total_length / n, torch.cat(seen[-ONNX_CHECK_STEPS:])
+    return Evaluation(total_return / n, total_length / n, timeouts / n, torch.cat(seen[-ONNX_CHECK_STEPS:]))
 
 
 @torch.no_grad()
@@ -161,16 +175,17 @@ def play(argv: list[str]) -> int:
         print(f"[play] checkpoint: {checkpoint}")
         policy = runner.get_inference_policy(device=args.device)
         act = sampling_policy(runner.alg) if args.stochastic else policy
-        mean_return, mean_length, seen = evaluate(env, act, args.episodes)
+        result = evaluate(env, act, args.episodes)
         mode = "stochastic" if args.stochastic else "deterministic"
-        print(f"[play] {mode} policy, {args.episodes} episodes: mean return {mean_return:.3f}, mean length {mean_length:.1f}")
+        print(f"[play] {mode} policy, {args.episodes} episodes: mean return {result.mean_return:.3f}, mean length"
+              f" {result.mean_length:.1f}, ended by time-out {result.timeout_share:.0%}")  # fmt: skip
         if not args.stochastic and getattr(policy, "deterministic_start", "zero") == "prior":
             print("[play] the evaluated chain started from x_0 ~ prior (deterministic_start='prior'); the export is the ODE from x_0 = 0")
         if not args.no_export:
             export_dir = os.path.join(os.path.dirname(checkpoint), "exported")
             runner.export_policy_to_jit(export_dir, "policy.pt")
             runner.export_policy_to_onnx(export_dir, "policy.onnx")
-            error = check_onnx(os.path.join(export_dir, "policy.onnx"), runner.alg.get_policy(), seen)
+            error = check_onnx(os.path.join(export_dir, "policy.onnx"), runner.alg.get_policy(), result.last_obs)
             print(f"[play] exported {export_dir}/policy.pt and policy.onnx; ONNX vs torch max |diff| = {error:.2e}")
             if error > ONNX_ATOL:
                 print(f"play.py: error: ONNX output differs from the torch policy by {error:.2e} > {ONNX_ATOL}", file=sys.stderr)
