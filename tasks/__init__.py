@@ -6,8 +6,9 @@ registers the tasks.
 
 The import imports ``isaaclab_tasks`` itself and is idempotent. Tasks registered later (a user's own
 extension imported afterwards) get the entry points from another call of
-:func:`~trudi_isaac.tasks.registration.register_trudi_agents`, which is also the ``--external_callback``
-of Isaac Lab's trainer. Offline asset stand-ins live in :mod:`trudi_isaac.assets`: set them up before
+:func:`~trudi_isaac.tasks.registration.register_trudi_agents`; Isaac Lab's own trainer and player take
+:func:`~trudi_isaac.tasks.registration.install_into_isaaclab` as ``--external_callback`` (the agents, plus safe
+checkpoints and the CPU update's thread policy). Offline asset stand-ins live in :mod:`trudi_isaac.assets`: set them up before
 this import, since Isaac Lab reads its asset root when its tasks are imported.
 """
 

@@ -4,7 +4,8 @@
 
 gives each such gym spec the kwargs ``trudi_cfg_entry_point`` and ``reppo_cfg_entry_point``, so
 ``--agent trudi_cfg_entry_point`` selects TruDi in Isaac Lab's own trainer
-(``isaaclab train ... --external_callback trudi_isaac.tasks.registration.register_trudi_agents``)
+(``isaaclab train ... --external_callback trudi_isaac.tasks.registration.install_into_isaaclab``, which also
+installs safe checkpoints and the CPU update's thread policy)
 and ``scripts/train.py --agent trudi`` does the same. Each config is derived when it is asked for,
 from the task's own PPO runner config (:func:`derive_runner_cfg`).
 """
@@ -20,6 +21,7 @@ import gymnasium as gym
 from isaaclab_rl.rsl_rl import RslRlCNNModelCfg, RslRlOnPolicyRunnerCfg, RslRlRNNModelCfg
 from trudi_isaac.agents.families import task_family
 from trudi_isaac.agents.trudi_cfg import ReppoRunnerCfg, TruDiRunnerCfg
+from trudi_isaac.runners import safe_runner, update_threads
 
 PPO_ENTRY_POINT = "rsl_rl_cfg_entry_point"
 AGENTS: dict[str, tuple[type[TruDiRunnerCfg], str]] = {
@@ -100,6 +102,22 @@ def register_trudi_agents() -> None:
             continue
         for key, (runner_cls, suffix) in AGENTS.items():
             spec.kwargs.setdefault(key, _entry_point(task, runner_cls, suffix))
+
+
+def install_into_isaaclab() -> None:
+    """Isaac Lab's own trainer and player with this extension: ``isaaclab train/play ... --external_callback
+    trudi_isaac.tasks.registration.install_into_isaaclab``.
+
+    Registers the agents (:func:`register_trudi_agents`) and gives every ``OnPolicyRunner`` built afterwards what
+    ``scripts/train.py`` and ``scripts/play.py`` give theirs: safe checkpoints (:mod:`trudi_isaac.runners.safe_runner`:
+    read without running code from the file, checked against the run, written atomically, never with NaN) and, on
+    the CPU, an update whose threads never outnumber the cores other processes leave free
+    (:mod:`trudi_isaac.runners.update_threads`; never more than torch's own count). Returns None (no arguments).
+    """
+    register_trudi_agents()
+    safe_runner.install()
+    if not update_threads.is_installed():
+        update_threads.install()
 
 
 def derivation_report() -> dict[str, str]:

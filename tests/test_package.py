@@ -113,33 +113,3 @@ def test_trudi_construct_algorithm_refuses_an_unknown_key() -> None:
         cfg[section][key] = 1
         with pytest.raises(ConfigError, match=rf"agent\.{section}: unknown key '{key}'"):
             TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
-
-
-def test_update_threads_apply_to_the_update_only() -> None:
-    """``update_threads``: the update runs with its own torch thread count, restored afterwards; ``install`` gives
-    every runner built later such an update."""
-    import contextlib  # noqa: PLC0415
-    import io  # noqa: PLC0415
-
-    import torch  # noqa: PLC0415
-    from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
-    from test_trudi_core import SMALL, runner_cfg  # noqa: PLC0415
-    from toy_envs import PointReach  # noqa: PLC0415
-    from trudi_isaac.runners import update_threads  # noqa: PLC0415
-
-    before = torch.get_num_threads()
-    seen: list[int] = []
-    try:
-        torch.set_num_threads(1)
-        update_threads.with_threads(lambda: seen.append(torch.get_num_threads()), 2)()
-        assert seen == [2] and torch.get_num_threads() == 1
-        original_init = OnPolicyRunner.__init__
-        try:
-            update_threads.install(2)
-            with contextlib.redirect_stdout(io.StringIO()):
-                runner = OnPolicyRunner(PointReach(num_envs=4), runner_cfg("trudi", **SMALL), log_dir=None, device="cpu")
-            assert runner.alg.update.__wrapped__ == type(runner.alg).update.__get__(runner.alg)
-        finally:
-            OnPolicyRunner.__init__ = original_init
-    finally:
-        torch.set_num_threads(before)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import tensorboard_scalars
+from trudi_isaac.runners.checkpoints import read_checkpoint
 
 TRUST_REGION_TAGS = (
     "Loss/trust_region/kl_mean",
@@ -123,14 +124,15 @@ def _isaaclab(command: str, *args: str) -> list[str]:
     """``python -m isaaclab <command>`` for TruDi on the CPU, as the README gives it."""
     return [
         sys.executable, "-m", "isaaclab", command, "--rl_library", "rsl_rl", "--task", "Isaac-Cartpole",
-        "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.register_trudi_agents",
+        "--agent", "trudi_cfg_entry_point", "--external_callback", "trudi_isaac.tasks.registration.install_into_isaaclab",
         "--device", "cpu", *args, "agent.device=cpu",
     ]  # fmt: skip
 
 
 def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
     """``isaaclab train`` and ``isaaclab play ... --checkpoint <TruDi model_N.pt>`` (the README's commands):
-    play loads the checkpoint, exports ``policy.pt`` and ``policy.onnx`` (which agree) and plays until Ctrl-C."""
+    train writes our safe checkpoint (with the run's signature) and chooses the CPU update's threads; play loads the
+    checkpoint, exports ``policy.pt`` and ``policy.onnx`` (which agree) and plays until Ctrl-C."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     root = subprocess.run(
         [sys.executable, "-m", "trudi_isaac.assets.offline_assets"], env=env, capture_output=True, text=True, check=True
@@ -142,7 +144,8 @@ def test_isaaclab_own_train_and_play_run_trudi(tmp_path: Path) -> None:
     )  # fmt: skip
     assert train.returncode == 0, train.stderr[-3000:]
     run = _single_run_dir(tmp_path, "cartpole_trudi")
-    assert (run / "model_0.pt").is_file()
+    assert "run_signature" in read_checkpoint(str(run / "model_0.pt"))  # the callback installed the safe runner
+    assert "[trudi] update threads:" in train.stderr
 
     play = subprocess.Popen(
         _isaaclab("play", "--num_envs", "4", "--checkpoint", str(run / "model_0.pt")),

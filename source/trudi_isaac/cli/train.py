@@ -23,8 +23,9 @@ CPU_DEFAULT_NUM_ENVS = 256
 """Tasks' own defaults (often 4096) are sized for GPUs; on the CPU each batched step costs a fixed overhead, so a
 few hundred envs give most of the throughput (../shared/ISAACLAB.md)."""
 CPU_UPDATE_THREADS = 2
-"""Torch threads of the update on the CPU (collection keeps one): on 2 cores, Isaac-Humanoid at 256 envs, PPO's update
-took 0.67 s instead of 1.10 s and TruDi's 7.7 s instead of 12.9 s, collection unchanged (benchmarks/NOTES.md)."""
+"""Most torch threads of the update on the CPU (collection keeps one), fewer where other processes keep cores busy
+(:mod:`trudi_isaac.runners.update_threads`): alone on 2 cores, at Humanoid's sizes (256 envs × 32 steps), PPO's
+update took 0.60 s instead of 1.03 s and TruDi's 7.3 s instead of 11.4 s (benchmarks/NOTES.md)."""
 DEFAULT_SEED = 42
 """Base seed of a multi-process CPU run without --seed (rank r uses DEFAULT_SEED + r)."""
 
@@ -47,7 +48,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     )  # fmt: skip
     parser.add_argument(
         "--update_threads", type=int, default=None,
-        help=f"CPU: torch threads for the update only (the simulator idles then); default: up to {CPU_UPDATE_THREADS}.",
+        help=f"CPU: torch threads for the update only (the simulator idles then); default: the cores other processes"
+             f" leave free, chosen before each update, up to {CPU_UPDATE_THREADS}.",
     )  # fmt: skip
     args, passthrough = parser.parse_known_args(argv)
     check_positive(args, "max_iterations", "update_threads")
@@ -89,7 +91,7 @@ def train(argv: list[str]) -> int:
     safe_runner.install()
     launcher_errors.install("train.py")  # after safe_runner: wraps its load and learn
     if args.device == "cpu":
-        update_threads.install(args.update_threads or min(CPU_UPDATE_THREADS, os.cpu_count() or 1))
+        update_threads.install(args.update_threads, cap=min(CPU_UPDATE_THREADS, len(os.sched_getaffinity(0))))
     if args.distributed and multi_process.world_size() < 2:
         print("train.py: warning: --distributed without torchrun (WORLD_SIZE < 2) trains one process", file=sys.stderr)
     train_rsl_rl.run(build_isaaclab_argv(args, task, agent_key, passthrough))
