@@ -125,9 +125,9 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
         "train_wall_s": train_wall,
         "command": shlex.join(["python", "benchmarks/run_grid.py", *sys.argv[1:]]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
-        "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("Loss/trust_region/")},
-        "diagnostics": {k.removeprefix("Loss/"): v for k, v in scalars.items()
-                        if k.startswith(("Loss/soft_reward/", "Loss/critic_target/", "Loss/update_size/"))},
+        "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("TruDi/trust_region/")},
+        "diagnostics": {k.removeprefix("TruDi/"): v for k, v in scalars.items()
+                        if k.startswith(("TruDi/soft_reward/", "TruDi/critic_target/", "TruDi/update_size/"))},
         "train_episode_length": scalars.get("Train/mean_episode_length", []),
     }  # fmt: skip
     out.write_text(json.dumps(result))

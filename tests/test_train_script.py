@@ -17,12 +17,12 @@ from conftest import tensorboard_scalars
 from trudi_isaac.runners.checkpoints import read_checkpoint
 
 TRUST_REGION_TAGS = (
-    "Loss/trust_region/kl_mean",
-    "Loss/trust_region/kl_max",
-    "Loss/trust_region/over_bound_frac",
-    "Loss/trust_region/alpha",
-    "Loss/trust_region/beta",
-    "Loss/trust_region/entropy",
+    "TruDi/trust_region/kl_mean",
+    "TruDi/trust_region/kl_max",
+    "TruDi/trust_region/over_bound_frac",
+    "TruDi/trust_region/alpha",
+    "TruDi/trust_region/beta",
+    "TruDi/trust_region/entropy",
 )
 
 
@@ -47,7 +47,8 @@ def test_ppo_on_cartpole_writes_checkpoint_and_events_resumes_and_plays(run_scri
     assert "Learning iteration 3/4" in resumed.stdout
     play = run_script("scripts/play.py", *ppo, "--episodes", "4", "--checkpoint", str(run / "model_2.pt"))
     assert play.returncode == 0, play.stderr[-3000:]
-    assert re.search(r"deterministic policy, 4 episodes: mean return \S+, mean length \S+", play.stdout), play.stdout[-2000:]
+    assert re.search(r"deterministic policy, 4 episodes: mean return \S+, mean length \S+, ended by time-out \d+%",
+                     play.stdout), play.stdout[-2000:]  # fmt: skip
 
 
 def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init_beta: float,
@@ -59,11 +60,11 @@ def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init
     below it, and a β that did not move is held exactly there."""
     for tag, values in scalars.items():
         assert all(math.isfinite(v) for v in values), (tag, values)
-    kl_mean, kl_max = scalars["Loss/trust_region/kl_mean"], scalars["Loss/trust_region/kl_max"]
+    kl_mean, kl_max = scalars["TruDi/trust_region/kl_mean"], scalars["TruDi/trust_region/kl_max"]
     assert all(0.0 <= mean <= peak for mean, peak in zip(kl_mean, kl_max)), (kl_mean, kl_max)
-    assert all(0.0 <= f <= 1.0 for f in scalars["Loss/trust_region/over_bound_frac"])
+    assert all(0.0 <= f <= 1.0 for f in scalars["TruDi/trust_region/over_bound_frac"])
     assert all(v > 0.0 for v in scalars["Loss/critic"]) and all(v >= 0.0 for v in scalars["Loss/critic_aux"])
-    for tag, init, floor in (("Loss/trust_region/alpha", init_alpha, None), ("Loss/trust_region/beta", init_beta, min_beta)):
+    for tag, init, floor in (("TruDi/trust_region/alpha", init_alpha, None), ("TruDi/trust_region/beta", init_beta, min_beta)):
         values = scalars[tag]
         assert all(v > 0.0 for v in values), (tag, values)
         for before, after in ((init, values[0]), (values[0], values[1])):
@@ -85,6 +86,10 @@ def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str) -> Path
     scalars = tensorboard_scalars(run)
     for tag in TRUST_REGION_TAGS:
         assert len(scalars.get(tag, [])) == 2, (tag, sorted(scalars))
+    # losses under Loss/ (with rsl-rl's learning rate), every other statistic under TruDi/, in both logs
+    assert {t for t in scalars if t.startswith("Loss/")} == {f"Loss/{k}" for k in ("critic", "critic_aux", "actor", "learning_rate")}
+    assert "Mean critic loss:" in result.stdout and "trust_region/alpha loss" not in result.stdout
+    assert re.search(r"-+ TruDi statistics -+\n(\s+\S+: \S+\n)*\s+trust_region/alpha: \S+", result.stdout), result.stdout[-3000:]
     algorithm = yaml.safe_load((run / "params" / "agent.yaml").read_text())["algorithm"]
     check_trudi_scalars(scalars, algorithm["init_alpha"], algorithm["init_beta"], algorithm.get("min_beta"))
     return run
@@ -99,8 +104,10 @@ def test_trudi_cartpole_train_then_play_and_export(run_script, tmp_path: Path) -
     play = run_script("scripts/play.py", "--task", "Isaac-Cartpole", "--agent", "trudi", "--episodes", "4", "--device", "cpu")
     assert play.returncode == 0, play.stderr[-3000:]
     assert f"checkpoint: {run / 'model_1.pt'}" in play.stdout  # the latest run's latest checkpoint by default
-    match = re.search(r"deterministic policy, 4 episodes: mean return (\S+), mean length (\S+)", play.stdout)
+    match = re.search(r"deterministic policy, 4 episodes: mean return (\S+), mean length (\S+), ended by time-out (\d+)%",
+                      play.stdout)  # fmt: skip
     assert match and math.isfinite(float(match[1])) and float(match[2]) > 0, play.stdout[-2000:]
+    assert 0 <= int(match[3]) <= 100
     assert (run / "exported" / "policy.pt").is_file() and (run / "exported" / "policy.onnx").is_file()
     error = float(re.search(r"ONNX vs torch max \|diff\| = (\S+)", play.stdout)[1])
     assert error <= 1e-5

@@ -45,7 +45,8 @@ STEP_STATS = (
     "trust_region/over_bound_frac",
     "trust_region/entropy",
 )
-"""What each minibatch step adds to the update's statistics (means over the steps are logged as ``Loss/<key>``)."""
+"""What each minibatch step adds to the update's statistics (means over the steps; the losses among them are logged
+as ``Loss/<key>``, the rest as ``TruDi/<key>``)."""
 ADAPTIVE_LR_FACTOR = 1.5
 """lr_schedule "adaptive": the factor a step's rate moves by (rsl-rl PPO's adaptive schedule)."""
 ADAPTIVE_MIN_LR = 1e-5
@@ -99,6 +100,10 @@ def mini_batch_count(requested: int, rollout_size: int, max_size: int | None) ->
 
 class TruDi:
     """On-policy actor-critic with a chain policy, a distributional Q critic and a path-KL trust region."""
+
+    LOSS_KEYS = ("critic", "critic_aux", "actor")
+    """The entries of :meth:`update`'s statistics that are losses (logged as ``Loss/<key>``); the others (duals, path
+    KL, entropy, reward scale, diagnostics) are logged as ``TruDi/<key>`` (:mod:`trudi_isaac.runners.statistics_log`)."""
 
     def __init__(
         self,

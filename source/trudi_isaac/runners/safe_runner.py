@@ -19,6 +19,9 @@ itself stays rsl-rl's:
 
   A non-finite value stops the run with :class:`~trudi_isaac.runners.finite.NonFiniteError` naming the iteration
   and the quantity; the last checkpoint written stays the latest, and no non-finite one is ever written.
+
+  The log of each iteration keeps TruDi's losses under ``Loss/`` and its other statistics under ``TruDi/``
+  (:mod:`trudi_isaac.runners.statistics_log`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from rsl_rl.runners import OnPolicyRunner
 from trudi_isaac.runners.checkpoints import SIGNATURE_KEY, atomic_save, check_matches, read_checkpoint, run_signature
 from trudi_isaac.runners.finite import NonFiniteError, describe, non_finite_names
 from trudi_isaac.runners.graceful_stop import GracefulStop, StopRequested, graceful_stop
+from trudi_isaac.runners.statistics_log import split_statistics
+from trudi_isaac.utils.patching import patched_attribute
 
 _ORIGINAL: dict[str, Callable] = {name: getattr(OnPolicyRunner, name) for name in ("learn", "save", "load")}
 LAST_CHECKPOINT_ATTR = "trudi_last_checkpoint"
@@ -82,21 +87,6 @@ def _check(tree: Any, what: str, progress: _Progress) -> None:
 
 
 @contextlib.contextmanager
-def _patched(obj: object, name: str, replacement: Callable) -> Iterator[None]:
-    """Set an instance attribute for the block, then restore what was there."""
-    had_own = name in vars(obj)
-    previous = vars(obj).get(name)
-    setattr(obj, name, replacement)
-    try:
-        yield
-    finally:
-        if had_own:
-            setattr(obj, name, previous)
-        else:
-            delattr(obj, name)
-
-
-@contextlib.contextmanager
 def _guards(runner: OnPolicyRunner, progress: _Progress, stop: GracefulStop) -> Iterator[None]:
     """Finiteness and stop checks around ``alg.process_env_step`` and ``alg.update`` for one ``learn`` call."""
     alg = runner.alg
@@ -119,7 +109,7 @@ def _guards(runner: OnPolicyRunner, progress: _Progress, stop: GracefulStop) -> 
     previous_check = runner.cfg.get("check_for_nan")
     runner.cfg["check_for_nan"] = False  # ours covers it (and Inf), with the iteration in the message
     try:
-        with _patched(alg, "process_env_step", guarded_env_step), _patched(alg, "update", guarded_update):
+        with patched_attribute(alg, "process_env_step", guarded_env_step), patched_attribute(alg, "update", guarded_update):
             yield
     finally:
         if previous_check is None:
@@ -144,7 +134,7 @@ def learn(self: OnPolicyRunner, num_learning_iterations: int, init_at_random_ep_
     """rsl-rl's ``learn`` with finiteness guards and a graceful first Ctrl-C (see the module docstring)."""
     progress = _Progress(current=self.current_learning_iteration)
     try:
-        with graceful_stop() as stop, _guards(self, progress, stop):
+        with graceful_stop() as stop, _guards(self, progress, stop), split_statistics(self):
             _ORIGINAL["learn"](self, num_learning_iterations, init_at_random_ep_len)
     except StopRequested:
         _save_after_stop(self, progress)
