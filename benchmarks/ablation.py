@@ -11,8 +11,8 @@ finished runs are skipped, so an interrupted study resumes where it stopped. ``s
 (return at 25/50/100 % of the budget, final episode length, α, over-bound fraction) beside the main grid's
 TruDi runs (``benchmarks/results/<task>/trudi_s*.json``). Two variants at a time, one per core: ``--jobs 2``.
 A variant is its overrides on the config registered when it runs: the first Cartpole and Ant runs were made on
-that of 23db601 (lr 3e-4); classic control's registered lr is 1e-3 since session 5 (the ``lr_1e-3`` finding), so the
-Cartpole variants of session 8 (``lr_linear`` … ``steps_8_k2``) stack on it; since session 8 classic control's TruDi
+that of 23db601 (lr 3e-4); classic control's registered lr is 1e-3 since 2026-12-02 (the ``lr_1e-3`` finding), so the
+later Cartpole variants (``lr_linear`` … ``steps_8_k2``) stack on it; since then classic control's TruDi
 also has 8-step rollouts and k = 2 (the ``steps_8_k2`` finding), and a Cartpole variant run today stacks on those.
 """
 
@@ -39,20 +39,20 @@ class Variant:
 
 
 VARIANTS: dict[str, Variant] = {
-    "alpha_raw": Variant(("agent.algorithm.alpha_units=raw",), "H1 soft-reward scale: α in raw reward units", "authors'"),
-    "alpha_1e-4": Variant(("agent.algorithm.init_alpha=0.0001",), "H1 soft-reward scale: α₀ = 1e-4", "ours"),
-    "duals_actor": Variant(("agent.algorithm.dual_optimizer=actor",), "H2 duals: the actor's optimizer, lr, clip", "authors'"),
-    "kl_current_eta": Variant(("agent.algorithm.kl_form=current_eta",), "H3 path KL with the current η", "authors'"),
-    "steps_64": Variant(("agent.num_steps_per_env=64",), "H4 rollout size: 4× longer rollouts, same budget", "ours"),
-    "support_5": Variant(("agent.critic.v_min=-5.0", "agent.critic.v_max=5.0"), "H5 critic support ±5", "ours"),
+    "alpha_raw": Variant(("agent.algorithm.alpha_units=raw",), "soft-reward scale: α in raw reward units", "authors'"),
+    "alpha_1e-4": Variant(("agent.algorithm.init_alpha=0.0001",), "soft-reward scale: α₀ = 1e-4", "ours"),
+    "duals_actor": Variant(("agent.algorithm.dual_optimizer=actor",), "duals on the actor's optimizer, lr, clip", "authors'"),
+    "kl_current_eta": Variant(("agent.algorithm.kl_form=current_eta",), "the authors' path KL with the current η", "authors'"),
+    "steps_64": Variant(("agent.num_steps_per_env=64",), "rollout size: 4× longer rollouts, same budget", "ours"),
+    "support_5": Variant(("agent.critic.v_min=-5.0", "agent.critic.v_max=5.0"), "critic support ±5", "ours"),
     "lr_1e-3": Variant(
         ("agent.algorithm.learning_rate=0.001", "agent.algorithm.critic_learning_rate=0.001"),
         "step size: actor and critic lr 1e-3 (the stock Cartpole PPO's)", "ours",
     ),
-    "eps_0.3": Variant(("agent.algorithm.trust_region_eps=0.3",), "H4 trust region per rollout: ε = 0.3", "ours"),
-    "steps_8": Variant(("agent.num_steps_per_env=8",), "H4 rollout size: 2× shorter rollouts, same budget", "ours"),
+    "eps_0.3": Variant(("agent.algorithm.trust_region_eps=0.3",), "trust region per rollout: ε = 0.3", "ours"),
+    "steps_8": Variant(("agent.num_steps_per_env=8",), "rollout size: 2× shorter rollouts, same budget", "ours"),
     "lr_linear": Variant(
-        ("agent.algorithm.lr_schedule=linear",), "H7 late drop: lr linear to 0 over the run (REPPO's anneal_lr)",
+        ("agent.algorithm.lr_schedule=linear",), "late drop: lr linear to 0 over the run (REPPO's anneal_lr)",
         "authors'",
     ),
     "actor_lr_3e-4": Variant(
@@ -60,27 +60,27 @@ VARIANTS: dict[str, Variant] = {
     ),
     "lr_adaptive": Variant(
         ("agent.algorithm.lr_schedule=adaptive",),
-        "H9 trust-region escape: the actor's rate braked on the path KL (rsl-rl PPO's adaptive rule)", "ours",
+        "trust-region escape: the actor's rate braked on the path KL (rsl-rl PPO's adaptive rule)", "ours",
     ),
     "steps_8_adaptive": Variant(
-        ("agent.num_steps_per_env=8", "agent.algorithm.lr_schedule=adaptive"), "H4 + H9: steps_8 and lr_adaptive", "ours",
+        ("agent.num_steps_per_env=8", "agent.algorithm.lr_schedule=adaptive"), "rollout size + trust-region escape: steps_8 and lr_adaptive", "ours",
     ),
     "steps_8_k2": Variant(
         ("agent.num_steps_per_env=8", "agent.algorithm.entropy_target_k=2"),
-        "H4 + entropy: steps_8 with the entropy target H* = −2·A (k = 2)", "ours",
+        "rollout size + entropy: steps_8 with the entropy target H* = −2·A (k = 2)", "ours",
     ),
-    "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "H6 aux target once per rollout", "authors'"),
+    "aux_rollout": Variant(("agent.algorithm.aux_target=rollout",), "aux target once per rollout", "authors'"),
     "min_beta_0.01": Variant(
-        ("agent.algorithm.min_beta=0.01",), "H9 trust-region escape: β held at or above its start β₀ = 0.01", "ours",
+        ("agent.algorithm.min_beta=0.01",), "trust-region escape: β held at or above its start β₀ = 0.01", "ours",
     ),
     "beta_0.1": Variant(
         ("agent.algorithm.init_beta=0.1", "agent.algorithm.min_beta=0.1"),
-        "H9 trust-region escape: β starts at 0.1 and is held at or above it", "ours",
+        "trust-region escape: β starts at 0.1 and is held at or above it", "ours",
     ),
     "authors": Variant(
         ("agent.algorithm.alpha_units=raw", "agent.algorithm.dual_optimizer=actor",
          "agent.algorithm.kl_form=current_eta", "agent.algorithm.aux_target=rollout"),
-        "H1+H2+H3+H6: the authors' choices together", "authors'",
+        "the authors' choices together (α units, duals, path KL, aux target)", "authors'",
     ),  # fmt: skip
 }
 

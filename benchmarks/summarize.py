@@ -160,7 +160,7 @@ def plot(grid: str, by_algo: dict[str, list[dict]], results: Path) -> tuple[str,
 
 
 MODE_SHARE_TARGET = 0.1
-"""Issue 11's two-mode target: at least this share of the samples near each peak, for every seed's policy (seeds that
+"""The two-mode target: at least this share of the samples near each peak, for every seed's policy (seeds that
 each keep one peak, a different one, are no two-mode policy even if their mean is) …"""
 MODE_REWARD_TARGET = 0.5
 """… and a mean reward above this (half the peak's)."""
@@ -197,7 +197,7 @@ def multimodal_table(report: dict, folder: Path, heading: str) -> list[str]:
         lines.append(f"| {r['algo']} | {len(r.get('seeds', [0]))} | {r['mode_entropy']:.2f} | {r['modes_covered']:.2f} "
                      f"| {r['near_any']:.2f} | {shares} | {action_entropy} | {reward} | {lesser_text} | {best} | {target} |")  # fmt: skip
     lines += ["", f"{report['iterations']} iterations × {report['num_envs']} envs; means over the seeds. Target (TruDi, "
-              f"issue 11): ≥ {MODE_SHARE_TARGET:.0%} of the samples near each peak for every seed and a mean reward above "
+              f"the learning targets): ≥ {MODE_SHARE_TARGET:.0%} of the samples near each peak for every seed and a mean reward above "
               f"{MODE_REWARD_TARGET}. `[task]`: that task's registered config. Best reward at that entropy: what the best "
               f"policy with each state's action entropy, p(a) ∝ exp(λ r(a)), would earn. Command: `{report['command']}`", "",
               f"![]({folder}/multimodal.png)", ""]  # fmt: skip
@@ -243,9 +243,9 @@ def update_cost_section(results: Path) -> list[str]:
 
 
 COST_TARGETS = {"collection": 1.2, "wall per env step": 1.5}
-"""Issue 5: TruDi / PPO on Isaac-Humanoid, 256 envs, CPU, in the same grid."""
+"""The first cost targets: TruDi / PPO on Isaac-Humanoid, 256 envs, CPU, in the same grid."""
 LEARNING_TARGET_TASKS = ("Isaac-Cartpole", "Isaac-Cartpole-Direct", "Isaac-Ant")
-"""Issue 5: TruDi's final deterministic return >= PPO's (mean over seeds) at equal env steps; issue 11 adds
+"""The first learning target: TruDi's final deterministic return >= PPO's (mean over seeds) at equal env steps; the later targets add
 :func:`study_targets` (Isaac-Cartpole-Direct, a held-out check of classic control's config, gets Isaac-Cartpole's)."""
 
 
@@ -343,7 +343,7 @@ def gaps_from_half_budget(trudi: list[dict], ppo: list[dict], budget: float) -> 
 
 
 def study_targets(grid: str, ppo: list[dict], trudi: list[dict]) -> list[str]:
-    """Issue 11's targets: on Isaac-Cartpole(-Direct) TruDi's mean ≥ PPO's at every checkpoint from half the budget on; on
+    """The later learning targets: on Isaac-Cartpole(-Direct) TruDi's mean ≥ PPO's at every checkpoint from half the budget on; on
     Isaac-Ant its mean area under the curve ≥ PPO's (the final return is the line above)."""
     budget = min(r["curve"][-1]["env_steps"] for r in ppo + trudi)
     seeds = f"{len(trudi)} vs {len(ppo)} seeds"
@@ -428,7 +428,7 @@ in every family; classic control has had 1e-3 since, from this study)."""
 REGISTERED_ROW = "registered"
 """The study's row of TruDi as registered today: the headline's runs at the study's env count."""
 UPDATE_SIZE_KEYS = ("update_size/path_kl", "update_size/action_kl")
-"""The update-size diagnostic's logged pair (issue 11, H11): path KL, then moment-matched action KL."""
+"""The update-size diagnostic's logged pair (the path KL's excess over the action KL): path KL, then moment-matched action KL."""
 LATE_FRACTION = 0.1
 """Share of a run's last iterations (within the study budget) over which the study's statistics are averaged."""
 
@@ -466,7 +466,7 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list
         cells += ["–", "–"]
     costs = [late_mean(r["diagnostics"]["soft_reward/entropy_cost"], n) for r, n in zip(runs, iters) if r.get("diagnostics")]
     cells.append(f"{statistics.mean(costs):.2g}" if len(costs) == len(runs) else "–")
-    if all(k in r.get("diagnostics", {}) for r in runs for k in UPDATE_SIZE_KEYS):  # H11: means over the budget's updates
+    if all(k in r.get("diagnostics", {}) for r in runs for k in UPDATE_SIZE_KEYS):  # means over the budget's updates
         path, action = (statistics.mean(statistics.mean(r["diagnostics"][k][:n]) for r, n in zip(runs, iters))
                         for k in UPDATE_SIZE_KEYS)  # fmt: skip
         cells.append(f"{path:.3f} / {action:.3f}")
@@ -476,7 +476,7 @@ def ablation_row(name: str, whose: str, runs: list[dict], budget: int, ppo: list
 
 
 def update_size_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
-    """How far each update moved the policy (issue 11, H11), for the runs that log it: the path KL the trust region
+    """How far each update moved the policy (the path KL's excess over the action KL), for the runs that log it: the path KL the trust region
     bounds beside the moment-matched action KL (``trudi_isaac.algorithms.update_size``), means over the updates and
     over the last ``LATE_FRACTION`` of them, then over the seeds; the ratio is path over action."""
     rows = []
@@ -514,7 +514,7 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
 
     lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
              "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the checkpoints from half the budget",
-             "on at which the variant's mean is at or above PPO's (`k/n`; issue 11's Cartpole target is n/n), the final",
+             "on at which the variant's mean is at or above PPO's (`k/n`; the Cartpole target is n/n), the final",
              "checkpoint's episode length,",
              f"and, over the last {LATE_FRACTION:.0%} of iterations, α, the fraction of states over the trust region's bound and",
              "the soft reward's entropy cost per step (γ(1−d)α log π̂; `–`: not logged by that run's code), and how far an",
@@ -524,8 +524,8 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
              "`registered` is the headline's TruDi (the config registered today), `main grid` the main grid's TruDi",
              "(`benchmarks/results/<task>/`, as registered at 23db601: lr 3e-4), all cut at the study budget.",
              "Every variant is the config registered when it ran with its overrides: that of",
-             "23db601 for the first Cartpole variants and every Ant one; classic control's lr 1e-3 (session 5) under the",
-             "Cartpole variants of session 8 (`lr_linear` on; compare them with `lr_1e-3`, which is that config).", ""]  # fmt: skip
+             "23db601 for the first Cartpole variants and every Ant one; classic control's lr 1e-3 (2026-12-02) under the",
+             "later Cartpole variants of 2026-12-02 (`lr_linear` on; compare them with `lr_1e-3`, which is that config).", ""]  # fmt: skip
     for task, budget in BUDGETS.items():
         runs = {name: [json.loads(p.read_text()) for p in sorted((results / "ablation" / task).glob(f"trudi_s*_{name}.json"))]
                 for name in VARIANTS}  # fmt: skip

@@ -1,4 +1,4 @@
-"""The update-size diagnostic (issue 11, H11): the path KL and the moment-matched action KL of one update.
+"""The update-size diagnostic (the path KL's excess over the action KL): the path KL and the moment-matched action KL of one update.
 
 For a Gaussian actor both are the textbook KL of the two pre-squash Gaussians (written out here with
 ``torch.distributions``); on a diffusion actor the diagnostic is logged after every update and leaves training alone.

@@ -1,4 +1,4 @@
-"""How far one update moved the policy: its path KL beside the action KL it bounds (issue 11, H11; a diagnostic).
+"""How far one update moved the policy: its path KL beside the action KL it bounds (the path KL's excess over the action KL; a diagnostic).
 
 The trust region bounds the path KL c(s) (TRUDI.md, "The trust region"), which by the chain rule of KL upper-bounds
 the action KL, KL(π_old(a|s) ‖ π_θ(a|s)). Where the bound is loose, an update that reaches ε on the path moves the
