@@ -47,7 +47,7 @@ class GaussianActor(ChainPolicy):
         hidden_dims: list[int] = (256, 256, 256),
         activation: str = "elu",
         init_std: float = 1.0,
-        state_dependent_std: bool = False,
+        state_dependent_sigma: bool = False,
         min_std: float = 0.0,
         obs_normalization: bool = True,
         action_scale: float = 1.0,
@@ -57,13 +57,13 @@ class GaussianActor(ChainPolicy):
         super().__init__(
             obs_groups, obs_dim, action_dim, 1, obs_normalization, action_scale, action_clip, spread_num_samples
         )
-        self.state_dependent_variance = state_dependent_std
+        self.state_dependent_variance = state_dependent_sigma
         self.min_std = min_std
         # μ(s), and with a state-dependent σ also log σ̃(s) in the last A outputs
-        outputs = 2 * action_dim if state_dependent_std else action_dim
+        outputs = 2 * action_dim if state_dependent_sigma else action_dim
         self.mean_net = MLP(obs_dim, outputs, list(hidden_dims), activation)
         start = math.log(init_std - min_std)  # σ starts at init_std either way
-        if state_dependent_std:
+        if state_dependent_sigma:
             nn.init.constant_(self.mean_net[-1].bias[action_dim:], start)
             self.log_std = None
         else:

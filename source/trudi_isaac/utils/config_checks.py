@@ -157,7 +157,7 @@ DIFFUSION_ACTOR_RULES: dict[str, Rule] = {
 GAUSSIAN_ACTOR_RULES: dict[str, Rule] = {
     **_CHAIN_POLICY_RULES,
     "init_std": POSITIVE,
-    "state_dependent_std": BOOL,
+    "state_dependent_sigma": BOOL,
     "min_std": NON_NEGATIVE,
 }
 
