@@ -33,8 +33,12 @@ def test_hl_gauss_roundtrip_inside_range(num_atoms: int, v_min: float, v_max: fl
     hl = HLGauss(num_atoms, v_min, v_max)
     w = hl.bin_width
     assert math.isclose(w, (v_max - v_min) / (num_atoms - 1))
-    assert torch.allclose(hl.atoms[1:] - hl.atoms[:-1], torch.full((num_atoms - 1,), w), atol=1e-5)
-    assert hl.edges[0].item() == pytest.approx(v_min - w / 2, abs=1e-5)
+    # float32 atoms: each rounded once (≤ ½ ulp of the largest |atom| each) from a float32 step whose rounding
+    # accumulates over the atoms (≤ ½ ulp of the span); twice that bound, 4 eps · max|v| (the rounding pattern
+    # differs with the SIMD path); a wrong width (e.g. span / num_atoms) is off by w / num_atoms, ≥ 30x more
+    spacing_atol = 4 * torch.finfo(torch.float32).eps * max(abs(v_min), abs(v_max))
+    assert torch.allclose(hl.atoms[1:] - hl.atoms[:-1], torch.full((num_atoms - 1,), w), rtol=0.0, atol=spacing_atol)
+    assert hl.edges[0].item() == pytest.approx(v_min - w / 2, abs=1e-5)  # linspace's ends: one float32 rounding
     assert hl.edges[-1].item() == pytest.approx(v_max + w / 2, abs=1e-5)
 
     lo, hi = v_min + EDGE_MARGIN_BINS * w, v_max - EDGE_MARGIN_BINS * w

@@ -1,6 +1,6 @@
-"""REPPO's own σ (issue 11, H8): the Gaussian actor's state-dependent standard deviation, stored per transition.
+"""REPPO's own σ (REPPO's recipe): the Gaussian actor's state-dependent standard deviation, stored per transition.
 
-σ(s) = exp(log σ̃(s)) + σ_min from the mean's network (``GaussianActorCfg.state_dependent_std``, ``min_std``).
+σ(s) = exp(log σ̃(s)) + σ_min from the mean's network (``GaussianActorCfg.state_dependent_sigma``, ``min_std``).
 The density, the path KL, the rollout's per-transition variance and the update are checked against the
 textbook tanh-Gaussian, written out here with ``torch.distributions``.
 """
@@ -8,6 +8,7 @@ textbook tanh-Gaussian, written out here with ``torch.distributions``.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 
@@ -26,12 +27,12 @@ from trudi_isaac.utils.config_checks import ConfigError
 torch.set_num_threads(1)
 
 MIN_STD = 0.1
-RECIPE = {"actor": {"state_dependent_std": True, "min_std": MIN_STD}, "algorithm": {"entropy_target_k": 0.5}}
+RECIPE = {"actor": {"state_dependent_sigma": True, "min_std": MIN_STD}, "algorithm": {"entropy_target_k": 0.5}}
 
 
 def sd_actor(seed: int = 0) -> GaussianActor:
     torch.manual_seed(seed)
-    return GaussianActor(["policy"], OBS_DIM, ACT_DIM, hidden_dims=[32, 32], state_dependent_std=True, min_std=MIN_STD)
+    return GaussianActor(["policy"], OBS_DIM, ACT_DIM, hidden_dims=[32, 32], state_dependent_sigma=True, min_std=MIN_STD)
 
 
 def normal_at(actor: GaussianActor, obs: torch.Tensor) -> torch.distributions.Normal:
@@ -41,7 +42,7 @@ def normal_at(actor: GaussianActor, obs: torch.Tensor) -> torch.distributions.No
 
 
 @torch.no_grad()
-def test_sample_is_the_tanh_gaussian_with_a_state_dependent_std() -> None:
+def test_sample_is_the_tanh_gaussian_with_a_state_dependent_sigma() -> None:
     actor = sd_actor()
     assert actor.state_dependent_variance and actor.log_std is None
     # σ starts at init_std: the log-std half's bias is log(init_std − σ_min)
@@ -55,7 +56,10 @@ def test_sample_is_the_tanh_gaussian_with_a_state_dependent_std() -> None:
     torch.testing.assert_close(actor.step_variance(obs), sample.var)
     expected = (pi.log_prob(x1) - torch.log1p(-torch.tanh(x1).square())).sum(-1)  # change of variables a = tanh(x)
     torch.testing.assert_close(sample.log_prob.double(), expected, rtol=1e-5, atol=1e-4)
-    torch.testing.assert_close(actor.deterministic(obs).double(), torch.tanh(pi.mean).clamp(-0.999, 0.999))
+    # the same float32 mean, squashed in float32 against float64: |a| < 1, so a few float32 ulps (1.2e-7 at 1) apart
+    # (float64's default tolerance, 1e-7, is below one such ulp); a wrong mean or clip is off by far more
+    torch.testing.assert_close(actor.deterministic(obs).double(), torch.tanh(pi.mean).clamp(-0.999, 0.999),
+                               rtol=0.0, atol=4 * torch.finfo(torch.float32).eps)  # fmt: skip
 
 
 @torch.no_grad()
@@ -126,7 +130,7 @@ def test_update_steps_the_log_std_head() -> None:
     assert all(math.isfinite(v) for v in stats.values())
 
 
-@pytest.mark.parametrize("bad", [{"min_std": -0.1}, {"min_std": 1.0, "init_std": 1.0}, {"state_dependent_std": 1}])
+@pytest.mark.parametrize("bad", [{"min_std": -0.1}, {"min_std": 1.0, "init_std": 1.0}, {"state_dependent_sigma": 1}])
 def test_bad_std_fields_are_refused(bad: dict) -> None:
     with pytest.raises(ConfigError):
         GaussianActorCfg(**bad)
@@ -135,3 +139,22 @@ def test_bad_std_fields_are_refused(bad: dict) -> None:
     env = PointReach(num_envs=4)
     with pytest.raises(ConfigError), contextlib.redirect_stdout(io.StringIO()):
         TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
+
+
+def test_isaac_lab_config_migration_keeps_every_field_of_ours() -> None:
+    """``scripts/train.py`` and ``play.py`` pass the agent config through Isaac Lab's migration for rsl-rl 5, which
+    deletes the model fields it takes for rsl-rl's old ones (``state_dependent_std`` among them). None of ours may be
+    one: σ(s) asked for in the config must reach the actor (``ModelCfg.stochastic`` exists for the migration alone)."""
+    from isaaclab.utils import class_to_dict  # noqa: PLC0415
+    from isaaclab_rl.rsl_rl import check_rsl_rl_version, handle_deprecated_rsl_rl_cfg  # noqa: PLC0415
+    from trudi_isaac.agents.trudi_cfg import GaussianActorCfg, ReppoRunnerCfg, TruDiRunnerCfg  # noqa: PLC0415
+
+    for cfg in (TruDiRunnerCfg(), ReppoRunnerCfg(actor=GaussianActorCfg(state_dependent_sigma=True, min_std=MIN_STD))):
+        before = class_to_dict(copy.deepcopy(cfg))
+        with contextlib.redirect_stdout(io.StringIO()):
+            after = class_to_dict(handle_deprecated_rsl_rl_cfg(copy.deepcopy(cfg), check_rsl_rl_version()))
+        for section in ("actor", "critic", "algorithm"):
+            assert set(before[section]) - set(after[section]) <= {"stochastic"}, (section, set(before[section]) - set(after[section]))
+            assert {k: v for k, v in after[section].items() if k in before[section]} == {
+                k: v for k, v in before[section].items() if k in after[section]}, section  # fmt: skip
+    assert after["actor"]["state_dependent_sigma"] is True

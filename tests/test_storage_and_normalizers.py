@@ -125,6 +125,8 @@ def test_observation_normalizer_matches_torch_statistics() -> None:
         assert norm.count.item() == data.shape[0]
         x = seen[-1]
         expected = (x.double() - data.mean(0)) / torch.sqrt(data.var(0, correction=0) + norm.eps)
+        # the float32 mean at ≈ 200 is rounded by ≤ 7.6e-6 (half its ulp; x − mean is then exact), ÷ std 5: ≤ 1.5e-6,
+        # ISA-independent (the statistics are float64 sums, rounded once); a wrong statistic is off by ≥ 1e-3
         torch.testing.assert_close(norm(x).double(), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -172,5 +174,6 @@ def test_reward_normalizer_scale_is_rms_of_discounted_returns() -> None:
         end += steps
         seen = expected_returns[:end]  # [end, E]
         assert norm.count.item() == seen.numel()
+        # float64 statistics against float64: reordering noise ~1e-15 of the value
         assert norm.mean_square.item() == pytest.approx(seen.square().mean().item(), rel=1e-9)
         assert norm.scale() == pytest.approx(math.sqrt(seen.square().mean().item() + eps), rel=1e-9)

@@ -114,6 +114,7 @@ def test_trajectory_kl_zero_for_identical_policies() -> None:
     var = actor.step_variance(obs)
     kl = trajectory_kl(sample.means, var, actor.step_means(obs, sample.chain), var)
     assert kl.shape == (256,)
+    # sample's and step_means' float32 means differ by roundings (~1e-7 of |μ|): a KL of ~1e-12; a wrong mean, ≥ 1e-3
     assert kl.abs().max().item() < 1e-5
 
 
@@ -139,6 +140,9 @@ def test_trajectory_kl_equals_explicit_sum_of_step_kls() -> None:
     kl = trajectory_kl(sample.means, old_var, new_means, new_var)
     assert kl.dtype == torch.float32
     assert expected.min() > 1e-3  # a non-trivial comparison
+    # float32 against float64 from the same float32 inputs: each of the 8 x 2 terms ½ (log r + 1/r − 1 + Δμ²/S)
+    # cancels O(1) parts to ~1e-7 absolute (atol 1e-6 for 16 of them), else float32's ~1e-7 relative (rtol 1e-4);
+    # element-wise ops round alike on every SIMD path, the sum of 16 terms differs by ~1e-7 of it
     torch.testing.assert_close(kl.double(), expected, rtol=1e-4, atol=1e-6)
 
     # and the same through torch.distributions
@@ -169,7 +173,7 @@ def test_trajectory_kl_of_gaussian_actor_is_exact_action_kl() -> None:
         torch.distributions.Normal(new.mean_net(obs).double(), new.log_std.exp().double()),
     ).sum(-1)
     assert exact.min() > 1e-3
-    torch.testing.assert_close(kl.double(), exact, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(kl.double(), exact, rtol=1e-4, atol=1e-6)  # float32 KL: see the test above
     # it does not depend on which old chain was drawn (one step, state-independent variance)
     other = old.sample(obs)
     kl_other = trajectory_kl(other.means, old.step_variance(obs), new.step_means(obs, other.chain), new.step_variance(obs))
@@ -258,7 +262,7 @@ def test_path_kl_upper_bounds_exact_marginal_kl_linear_chain() -> None:
     torch.manual_seed(123)
     sample = old.sample(obs)
     # sanity: the sampled x_N has the propagated moments (the monkeypatched linear control is in effect)
-    x_last = sample.chain[:, -1].double()
+    x_last = sample.chain[:, -1].double()  # Monte Carlo tolerances: 40000 chains, standard errors ~0.005 (P ~ 1)
     assert torch.allclose(x_last.mean(0), m_old, atol=0.05)
     assert torch.allclose(torch.cov(x_last.T), P_old, rtol=0.05, atol=0.05)
 
@@ -323,12 +327,12 @@ def test_pseudo_log_likelihood_one_step_zero_control(prior_std: float, dt_start:
     f = actor.control(actor.control.obs_features(obs), sample.chain[:, 0], actor.time_features()[0])
     assert torch.equal(f, torch.zeros_like(f))
     x0, x1 = sample.chain[:, 0].double(), sample.chain[:, 1].double()
-    torch.testing.assert_close(sample.means[:, 0].double(), a * x0, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(sample.means[:, 0].double(), a * x0, rtol=1e-5, atol=1e-6)  # a float32 product: ~1e-7
 
     exact = log_normal(x1, 0.0, v) - log_tanh_jac(x1)
     pseudo = sample.log_prob.double()
     gap = log_normal(x0, post_coef * x1, post_var) - log_normal(x0, nu_coef * x1, nu_var)
-    # the pointwise identity
+    # the pointwise identity; float32 log-densities sum terms up to ~10 (x² / 2η): rounding ~1e-5 at most
     torch.testing.assert_close(pseudo - exact, gap, rtol=0.0, atol=2e-4)
 
     def kl_post_nu(x1_):  # KL(p(x_0|x_1) ‖ ν(x_0|x_1)) per state, closed form
@@ -387,9 +391,10 @@ def test_stored_chain_kl_equals_rerun_with_same_noise() -> None:
         mu_new = x + eta_n[n] * (-x / new.prior_var + new.control(h_n, x, tf_n[n]))
         manual += explicit_gaussian_kl(mu_old, 2 * eta_o[n], mu_new, 2 * eta_n[n]).sum(-1)
         x = mu_old + torch.sqrt(2 * eta_o[n]) * noise[:, n + 1]
-        torch.testing.assert_close(x, sample.chain[:, n + 1], rtol=1e-5, atol=1e-5)  # same chain as stored
+        # same chain as stored, recomputed in float32 in another grouping: |x| ~ 1, a few ulps (~1e-7) per step
+        torch.testing.assert_close(x, sample.chain[:, n + 1], rtol=1e-5, atol=1e-5)
     assert manual.min() > 1e-3
-    torch.testing.assert_close(stored.double(), manual, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(stored.double(), manual, rtol=1e-4, atol=1e-5)  # float32 KL: see the tests above
 
 
 def test_sample_and_step_means_follow_the_recursion_with_its_gradients() -> None:
@@ -414,7 +419,7 @@ def test_sample_and_step_means_follow_the_recursion_with_its_gradients() -> None
         assert 0.1 < torch.stack(clipped).double().mean() < 0.9  # both sides of the clip are exercised
         return torch.cat([chain.flatten(), means.flatten(), log_prob, actor.squash(x).flatten()])
 
-    def ours() -> torch.Tensor:
+    def ours() -> torch.Tensor:  # float64 throughout: reordering noise ~1e-15, far inside these tolerances
         s = actor.sample(obs, noise)
         torch.testing.assert_close(actor.step_means(obs, s.chain), s.means, rtol=1e-12, atol=1e-12)
         return torch.cat([s.chain.flatten(), s.means.flatten(), s.log_prob, s.actions.flatten()])
@@ -499,7 +504,8 @@ def test_trust_region_gate_in_actor_loss() -> None:
         return torch.cat([(torch.zeros(1) if g is None else g).flatten() for g in grads])
 
     g_pkg = flat(g_pkg)
-    # (a)
+    # (a); the package's float32 loss against the float64-KL recomputation (~1e-6 relative), gradient elements
+    # within 1e-3 of themselves or 1e-6 absolute (‖∇L‖ ~ 0.07: elements that cancel to ~0 carry ~1e-8 of noise)
     torch.testing.assert_close(step.loss.detach(), gated.detach().float(), rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(g_pkg, flat(torch.autograd.grad(gated, params, retain_graph=True)), rtol=1e-3, atol=1e-6)
     for other in (ungated, inverted):
@@ -562,6 +568,8 @@ def test_update_steps_the_actor_on_actor_loss() -> None:
     assert g.norm() > alg.max_grad_norm  # the clip is exercised
     expected = -lr * min(1.0, alg.max_grad_norm / (g.norm().item() + 1e-6)) * g
     actual = torch.cat([(p.detach().double() - b).flatten() for p, b in zip(params, before)])
+    # the float32 parameters after the step are rounded to ½ ulp of |θ| ≲ 1 (≤ 6e-8): ~1e-4 of the ~1e-4 steps;
+    # the float32 gradient's own noise (~1e-6 relative) is smaller still
     torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-6)
     assert (actual - expected).norm() < 1e-3 * expected.norm()
     assert stats["actor"] == pytest.approx(loss, rel=1e-4)
@@ -694,7 +702,7 @@ def test_eval_mode_act_samples_and_leaves_storage_untouched() -> None:
 # --- 8. export --------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["trudi", "reppo", "reppo_state_independent_std"])
+@pytest.mark.parametrize("kind", ["trudi", "reppo", "reppo_state_dependent_sigma"])
 def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
     torch.manual_seed(0)
@@ -702,8 +710,8 @@ def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     sections = copy.deepcopy(SMALL)
     if kind == "trudi":
         sections["actor"]["output_init_scale"] = 1.0  # a control that matters
-    if kind == "reppo_state_independent_std":  # the earlier REPPO config, a learned σ vector (REPPO's own recipe,
-        sections["actor"] |= {"state_dependent_std": False, "min_std": 0.0}  # σ(s), exports the network's first half)
+    if kind == "reppo_state_dependent_sigma":  # REPPO's own σ(s): the export takes the network's first half (the
+        sections["actor"] |= {"state_dependent_sigma": True}  # registered REPPO learns a σ vector)
     runner = make_runner(env, runner_cfg(kind.split("_")[0], **sections))
     quiet_learn(runner, 1)  # normalizer statistics committed
     policy = runner.alg.get_policy()
@@ -724,7 +732,7 @@ def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
     runner.export_policy_to_jit(str(tmp_path))
     jit = torch.jit.load(str(tmp_path / "policy.pt"))
     with torch.no_grad():
-        torch.testing.assert_close(jit(raw), eager, rtol=0.0, atol=1e-5)
+        torch.testing.assert_close(jit(raw), eager, rtol=0.0, atol=1e-5)  # TorchScript: the same kernels, ~exact
 
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         runner.export_policy_to_onnx(str(tmp_path))
@@ -735,6 +743,8 @@ def test_export_jit_and_onnx_match_eager(kind: str, tmp_path) -> None:
         out = torch.cat([torch.from_numpy(session.run(None, {"obs": raw[i : i + 1].numpy()})[0]) for i in range(32)])
     else:
         out = torch.from_numpy(session.run(None, {"obs": raw.numpy()})[0])
+    # |action| ≤ 1: atol 1e-5 is ~80 float32 ulps; ONNX Runtime's own kernels (their summation order and tanh, per
+    # SIMD path) differ from torch's by ≲ 1e-6 (measured 1e-7); a wrong export is off by ≥ 1e-2
     torch.testing.assert_close(out, eager, rtol=0.0, atol=1e-5)
 
 

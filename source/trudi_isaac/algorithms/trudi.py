@@ -31,6 +31,7 @@ from trudi_isaac.algorithms.update_size import update_size
 from trudi_isaac.modules.chain_policy import ChainPolicy, ChainSample
 from trudi_isaac.modules.q_critic import DistributionalQCritic
 from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectoryStorage
+from trudi_isaac.utils.compile_cache import key_compile_caches_by_cpu_vec_isa
 from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, ConfigError, check_known_keys, check_section
 from trudi_isaac.utils.cuda_graph import GraphedCall, check_cuda_graphs
 
@@ -150,7 +151,7 @@ class TruDi:
         self.actor = actor.to(device)
         self.critic = critic.to(device)
         self.duals = Duals(init_alpha, init_beta).to(device)
-        # β's floor (ours, issue 11 H9; None: the authors' free β): log β is clamped after each dual step
+        # β's floor (ours, the floor under β; None: the authors' free β): log β is clamped after each dual step
         self._min_log_beta = None if min_beta is None else torch.tensor(math.log(min_beta), device=device)
         self.reward_normalizer = RewardNormalizer(storage.num_envs, gamma, enabled=reward_normalization).to(device)
         self.storage = storage
@@ -198,6 +199,7 @@ class TruDi:
                     f"TruDiAlgorithmCfg.torch_compile = True needs the masked gate (gate_form 'masked', or 'auto' on "
                     f"CUDA; the split gate's shapes change every minibatch), got gate_form '{gate_form}' on '{device}'"
                 )
+            key_compile_caches_by_cpu_vec_isa()  # a kernel cached under another ATEN_CPU_CAPABILITY is not reused
             # Each TruDi compiles its own code (Dynamo's guards hold its modules): more instances in one process
             # than torch._dynamo.config.recompile_limit (8) is an error with fullgraph
             compiled = functools.partial(torch.compile, fullgraph=True, dynamic=False)
@@ -231,8 +233,8 @@ class TruDi:
         # actor's step, dual_optimizer "actor"):
         # * "constant" (the authors' TruDi);
         # * "linear": actor and critic from the configured rates to 0 over the runner's max_iterations updates (REPPO's
-        #   anneal_lr, cvoelcker/reppo), or only one of them (lr_schedule_networks "actor" or "critic", ours: issue 11's
-        #   H10, which network's anneal steadies a long run and which one stalls a short one);
+        #   anneal_lr, cvoelcker/reppo), or only one of them (lr_schedule_networks "actor" or "critic", ours: the
+        #   one-network anneal, which network's anneal steadies a long run and which one stalls a short one);
         # * "adaptive" (ours): rsl-rl PPO's adaptive schedule on the path KL, as a brake on the actor's step (see
         #   _brake_actor_rate): Adam's step has the same size whatever the loss, so the gate alone does not stop a
         #   policy that the primary gradient on the states inside the bound drags past it (benchmarks/NOTES.md)
