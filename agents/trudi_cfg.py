@@ -295,7 +295,7 @@ class TruDiAlgorithmCfg:
     shapes, no sync: what a CUDA graph needs). Default (ours): "auto", masked on CUDA and split elsewhere, by design."""
     cuda_graphs: bool = False
     """Capture the minibatch step and act()'s chain in CUDA graphs (CUDA, single process); asking for it without CUDA
-    is a clear error. Default (ours): False, off until measured on a GPU with benchmarks/gpu_check.sh
+    is a clear error. Default (ours): False, off until measured on a GPU with benchmarks/device/gpu_check.sh
     (benchmarks/NOTES.md, "No device lent (2026-12-02)")."""
     torch_compile: bool = False
     """Compile the minibatch step's losses (forward and backward) and act()'s chain with ``torch.compile`` (static

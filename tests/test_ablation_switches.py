@@ -1,4 +1,4 @@
-"""The config switches of the learning study (``benchmarks/ablation.py``): each does what its field says."""
+"""The config switches of the learning study (``benchmarks/learning/ablation.py``): each does what its field says."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
 
 def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     results = tmp_path / "results"
-    grid = ("benchmarks/run_grid.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
+    grid = ("benchmarks/learning/run_grid.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
             "--iterations", "1", "--num_envs", "16", "--eval_every", "1", "--eval_envs", "4", "--eval_episodes", "4",
             "--out", str(results), "--tag", "_smoke")  # fmt: skip
     _run(*grid)
@@ -37,7 +37,7 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
         point = run["curve"][0]
         assert point["length"] > 0 and 0.0 <= point["timeout_share"] <= 1.0  # a task that cannot stand would show here
     assert "finished before, skipped" in _run(*grid).stdout  # a second call resumes: nothing to redo
-    finals = ("benchmarks/final_policies.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
+    finals = ("benchmarks/learning/final_policies.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "trudi", "--seeds", "0",
               "--tag", "_smoke", "--results", str(results), "--eval_envs", "4", "--eval_episodes", "4")  # fmt: skip
     _run(*finals)
     records = [json.loads(line) for line in (results / "final_policies.jsonl").read_text().splitlines()]
@@ -55,8 +55,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     variant = json.loads((results / "Isaac-Cartpole" / "trudi_s0_smoke.json").read_text())
     variant["curve"][-1]["env_steps"] = json.loads((results / "Isaac-Cartpole" / "ppo_s0_smoke.json").read_text())["curve"][-1]["env_steps"]
     (results / "Isaac-Cartpole" / "trudi_s0_smoke_variant.json").write_text(json.dumps(variant))
-    _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
-    summary = (tmp_path / "RESULTS.md").read_text()
+    _run("benchmarks/learning/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    summary = (tmp_path / "RESULTS.md").read_text() + (tmp_path / "RESULTS_GRIDS.md").read_text()
     assert "## Learning study" in summary and "| alpha_raw | authors' | 1 |" in summary and "≥ PPO from 50 %" in summary
     assert (results / "ablation" / "Isaac-Cartpole_ablation.png").is_file()
     assert "| ppo | 1 |" in summary and "| trudi | 1 |" in summary
@@ -74,8 +74,8 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
 def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     """The headline table reads the runs a setting names: final return, area, checkpoints ≥ PPO, training time."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from headline import HeadlineSetting  # noqa: PLC0415
-    from summarize import headline_section  # noqa: PLC0415
+    from learning.headline import HeadlineSetting  # noqa: PLC0415
+    from learning.summarize import headline_section  # noqa: PLC0415
 
     def run(returns: list[float], seed: int, timeout_share: float | None = None) -> dict:
         """Checkpoints every 100 env steps, 30 s of training per iteration; ``timeout_share`` None: not recorded."""
@@ -107,7 +107,7 @@ def test_update_size_section_sets_path_kl_beside_action_kl() -> None:
     """Means per run over the updates (and over the last 10 %), then over the seeds; runs without the diagnostic
     are left out, and a grid with none has no row."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from summarize import update_size_section  # noqa: PLC0415
+    from learning.summarize import update_size_section  # noqa: PLC0415
 
     def run(path: list[float], action: list[float]) -> dict:
         return {"diagnostics": {"update_size/path_kl": path, "update_size/action_kl": action}}
@@ -121,12 +121,12 @@ def test_update_size_section_sets_path_kl_beside_action_kl() -> None:
 
 
 def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
-    out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
+    out = _run("benchmarks/cost/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1").stdout.splitlines()[-1]
     assert {r["algo"] for r in json.loads(out)["results"]} == {"ppo", "reppo", "trudi"}
     results = tmp_path / "results"
     args = ("--iterations", "1", "--num_envs", "16", "--out", str(results), "--cache", str(tmp_path / "cache"),
             "--bases", "own", "Isaac-Cartpole")  # fmt: skip
-    _run("benchmarks/multimodal.py", *args, "--algos", "ppo", "trudi", "--seeds", "0", "1", "--entropy_k", "1", "registered")
+    _run("benchmarks/learning/multimodal.py", *args, "--algos", "ppo", "trudi", "--seeds", "0", "1", "--entropy_k", "1", "registered")
     report = json.loads((results / "multimodal.json").read_text())
     assert [r["algo"] for r in report["results"]] == ["ppo", "trudi (k=1)", "trudi (registered k)", "trudi (k=1) [Isaac-Cartpole]",
                                                       "trudi (registered k) [Isaac-Cartpole]"]  # fmt: skip
@@ -137,8 +137,8 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     extra = results / "multimodal_extra"  # a second report (another --out) is a subsection, not a grid run
     extra.mkdir()
     (extra / "multimodal.json").write_text((results / "multimodal.json").read_text())
-    _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
-    summary = (tmp_path / "RESULTS.md").read_text()
+    _run("benchmarks/learning/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    summary = (tmp_path / "RESULTS.md").read_text() + (tmp_path / "RESULTS_GRIDS.md").read_text()
     assert "### multimodal_extra" in summary and "![](results/multimodal_extra/multimodal.png)" in summary
     rows = [line for line in summary.split("### multimodal_extra")[0].splitlines() if line.startswith("| trudi (")]
     assert len(rows) == 4 and all("| 2 |" in row and ("**met**" in row) != ("**missed**" in row) for row in rows)
@@ -148,12 +148,12 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     (planted,) = (tmp_path / "cache").glob("ppo_s1_it1_n16_st8_*.json")
     actions = json.loads(planted.read_text())["actions"]
     planted.write_text(json.dumps({"actions": [[0.6] * len(row) for row in actions]}))
-    _run("benchmarks/multimodal.py", *args[:-3], "--algos", "ppo", "--seeds", "0", "1")
+    _run("benchmarks/learning/multimodal.py", *args[:-3], "--algos", "ppo", "--seeds", "0", "1")
     ppo = json.loads((results / "multimodal.json").read_text())["results"][0]
     assert ppo["per_seed"][0] == report["results"][0]["per_seed"][0]  # seed 0 read back unchanged
     assert ppo["per_seed"][1]["fraction_near_peak"]["0.6"] == 1.0  # seed 1 read from the planted file, not retrained
     assert ppo["per_seed"][1]["action_entropy"] == pytest.approx(math.log(0.02), abs=1e-5)  # all in one 0.02 bin
-    bad = subprocess.run([sys.executable, "benchmarks/multimodal.py", "--entropy_k", "0"], cwd=REPO, env=ENV,
+    bad = subprocess.run([sys.executable, "benchmarks/learning/multimodal.py", "--entropy_k", "0"], cwd=REPO, env=ENV,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode == 2 and "entropy_k must be > 0 or 'registered'" in bad.stderr
 
@@ -161,7 +161,7 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
 def test_two_mode_target_asks_each_seed_for_both_peaks() -> None:
     """Two seeds that each keep a different single peak average to both peaks; the target judges every seed's policy."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from summarize import multimodal_table  # noqa: PLC0415
+    from learning.summarize import multimodal_table  # noqa: PLC0415
 
     def row(name: str, *shares: tuple[float, float]) -> dict:
         per_seed = [{"fraction_near_peak": {"-0.6": a, "0.6": b}, "mean_reward": 0.6} for a, b in shares]
@@ -178,7 +178,7 @@ def test_two_mode_target_asks_each_seed_for_both_peaks() -> None:
 
 def test_multimodal_overrides_set_trudi_and_reppo_fields_only() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from multimodal import runner_cfg  # noqa: PLC0415
+    from learning.multimodal import runner_cfg  # noqa: PLC0415
 
     overrides = (("algorithm.min_beta", 0.02),)
     for base in ("own", "Isaac-Cartpole"):
@@ -194,7 +194,7 @@ def test_multimodal_overrides_set_trudi_and_reppo_fields_only() -> None:
 def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
     """The histogram estimate recovers log 2 + ½ log(2πe σ²) for two separated modes of width σ."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from multimodal import PEAKS, best_reward, mode_stats, peak_reward  # noqa: PLC0415
+    from learning.multimodal import PEAKS, best_reward, mode_stats, peak_reward  # noqa: PLC0415
 
     sigma, generator = 0.05, torch.Generator().manual_seed(0)
     modes = torch.tensor(PEAKS)[torch.randint(0, 2, (4, 20000), generator=generator)]  # [C, S]
@@ -212,7 +212,7 @@ def test_multimodal_action_entropy_of_two_gaussian_modes() -> None:
 
 def test_compile_probe_runs(tmp_path: Path) -> None:
     out = tmp_path / "compile.jsonl"
-    _run("benchmarks/compile_probe.py", "--batch", "64", "--repeats", "1", "--out", str(out))
+    _run("benchmarks/cost/compile_probe.py", "--batch", "64", "--repeats", "1", "--out", str(out))
     record = json.loads(out.read_text())
     assert record["eager_s_per_actor_step"] > 0 and record["compiled_s_per_actor_step"] > 0
     assert 0.2 <= record["over_bound_frac"] <= 0.8  # ε at the median KL: both branches of the gate are timed
@@ -233,12 +233,12 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 
 def test_torch_grid_runs_without_isaaclab_on_a_config_bundle(tmp_path: Path) -> None:
     bundle = tmp_path / "device"
-    _run("benchmarks/device_bundle.py", "--out", str(bundle))
+    _run("benchmarks/device/device_bundle.py", "--out", str(bundle))
     cfgs = json.loads((bundle / "agent_cfgs.json").read_text())
     assert set(cfgs) == {"Isaac-Cartpole", "Isaac-Ant", "Isaac-Humanoid"} and set(cfgs["Isaac-Ant"]) == {"ppo", "trudi", "reppo"}
     assert (bundle / "site" / "rsl_rl").is_dir() and (bundle / "site" / "tensordict").is_dir()
     results = tmp_path / "results"
-    grid = ("-c", NO_ISAACLAB, "benchmarks/torch_grid.py", "--device", "cpu", "--num_envs", "16", "--eval_envs", "4",
+    grid = ("-c", NO_ISAACLAB, "benchmarks/device/torch_grid.py", "--device", "cpu", "--num_envs", "16", "--eval_envs", "4",
             "--iterations", "2", "--eval_every", "1", "--agent_cfgs", str(bundle / "agent_cfgs.json"),
             "--results", str(results), "algorithm.num_mini_batches=2")  # fmt: skip
     _run(*grid)
@@ -248,16 +248,16 @@ def test_torch_grid_runs_without_isaaclab_on_a_config_bundle(tmp_path: Path) -> 
         assert run["curve"][-1]["env_steps"] == 2 * 16 * run["num_steps_per_env"] and run["buffer_bytes"] > 0
         assert -60 < run["curve"][-1]["return"] < 6  # Isaac-Cartpole's scale: at most 5 s of +1/s
     assert _run(*grid).stdout.count("skip") == 3  # finished runs are not redone
-    _run("benchmarks/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
-    assert "### TorchCartpole_cpu16" in (tmp_path / "RESULTS.md").read_text()
-    bad = subprocess.run([sys.executable, "benchmarks/torch_grid.py", "--agent_cfgs", str(bundle / "agent_cfgs.json"),
+    _run("benchmarks/learning/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    assert "### TorchCartpole_cpu16" in (tmp_path / "RESULTS_GRIDS.md").read_text()
+    bad = subprocess.run([sys.executable, "benchmarks/device/torch_grid.py", "--agent_cfgs", str(bundle / "agent_cfgs.json"),
                           "--device", "cpu", "algorithm.num_minibatches=2"], cwd=REPO, env=ENV, capture_output=True,
                          text=True, timeout=300)  # fmt: skip
     assert bad.returncode != 0 and "unknown config field 'algorithm.num_minibatches'" in bad.stderr
 
 
 def test_update_cost_profile_names_the_phases_and_counts_ops() -> None:
-    out = _run("benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1", "--algos", "trudi", "ppo",
+    out = _run("benchmarks/cost/update_cost.py", "--num_envs", "8", "--steps", "4", "--repeats", "1", "--algos", "trudi", "ppo",
                "--profile", "5", "--count_ops").stdout.splitlines()[-1]  # fmt: skip
     trudi, ppo = json.loads(out)["results"]
     profile = trudi["profile"]
@@ -269,7 +269,7 @@ def test_update_cost_profile_names_the_phases_and_counts_ops() -> None:
 
 
 def test_step_kernels_counts_fewer_kernels_compiled() -> None:
-    out = _run("benchmarks/step_kernels.py", "--task", "Isaac-Cartpole", "--obs", "4", "--actions", "1", "--num_envs", "16",
+    out = _run("benchmarks/cost/step_kernels.py", "--task", "Isaac-Cartpole", "--obs", "4", "--actions", "1", "--num_envs", "16",
                "--steps", "8").stdout.splitlines()[-1]  # fmt: skip
     n = json.loads(out)["counts"]
     assert n["compiled_graphs"] == 5  # critic forward and backward, actor forward and backward, the η-only statistic
@@ -280,7 +280,7 @@ def test_step_kernels_counts_fewer_kernels_compiled() -> None:
 
 def test_op_count_counts_compute_ops_not_views() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from op_count import OpCount  # noqa: PLC0415
+    from cost.op_count import OpCount  # noqa: PLC0415
 
     a, b = torch.randn(3, 4), torch.randn(4, 5)
     ops = OpCount()
@@ -295,7 +295,7 @@ def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
     sys.path.insert(0, str(REPO / "benchmarks"))
 
     import torch
-    from torch_cartpole import TorchCartpole
+    from device.torch_cartpole import TorchCartpole
 
     env = TorchCartpole(4, "cpu", seed=0)
     env.state[:] = torch.tensor([0.0, 0.05, 0.0, 0.0])  # pole slightly off upright, no push
@@ -315,18 +315,19 @@ def test_torch_cartpole_follows_isaac_cartpole_rules() -> None:
     assert (env.episode_length_buf < env.max_episode_length).all()  # the counters restarted at the resets
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="with CUDA, benchmarks/gpu_check.sh runs the real check")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="with CUDA, benchmarks/device/gpu_check.sh runs the real check")
 def test_gpu_check_pieces_refuse_cleanly_without_cuda_or_bundle(tmp_path: Path) -> None:
     """``gpu_check.sh`` needs a bundle with the cuda_graphs field; ``cuda_graph_check.py`` needs CUDA: both say so."""
-    check = subprocess.run([sys.executable, "benchmarks/cuda_graph_check.py"], cwd=REPO, env=ENV,
+    check = subprocess.run([sys.executable, "benchmarks/device/cuda_graph_check.py"], cwd=REPO, env=ENV,
                            capture_output=True, text=True, timeout=120)  # fmt: skip
     assert check.returncode == 2 and "no CUDA device here" in check.stderr
     clone = tmp_path / "repo"
-    (clone / "benchmarks").mkdir(parents=True)
-    (clone / "benchmarks" / "gpu_check.sh").write_text((REPO / "benchmarks" / "gpu_check.sh").read_text())
-    script = subprocess.run(["bash", str(clone / "benchmarks" / "gpu_check.sh")], capture_output=True, text=True, timeout=60)
+    (clone / "benchmarks" / "device").mkdir(parents=True)
+    (clone / "benchmarks" / "device" / "gpu_check.sh").write_text((REPO / "benchmarks" / "device" / "gpu_check.sh").read_text())
+    script = subprocess.run(["bash", str(clone / "benchmarks" / "device" / "gpu_check.sh")], capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
     assert script.returncode == 2 and "device_bundle.py" in script.stderr
-    graphed = subprocess.run([sys.executable, "benchmarks/update_cost.py", "--num_envs", "8", "--steps", "4",
+    graphed = subprocess.run([sys.executable, "benchmarks/cost/update_cost.py", "--num_envs", "8", "--steps", "4",
                               "--repeats", "1", "--algos", "trudi", "--cuda_graphs"], cwd=REPO, env=ENV,
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert graphed.returncode != 0 and "cuda_graphs=True needs a CUDA device" in graphed.stderr
@@ -335,7 +336,7 @@ def test_gpu_check_pieces_refuse_cleanly_without_cuda_or_bundle(tmp_path: Path) 
 def test_study_rows_compare_with_ppo_of_the_same_seeds() -> None:
     """A study row's `k/n` pairs it with PPO's runs of its own seeds; where PPO lacks one of them, all PPO runs."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from summarize import ablation_row, same_seeds  # noqa: PLC0415
+    from learning.summarize import ablation_row, same_seeds  # noqa: PLC0415
 
     def run(seed: int, returns: list[float]) -> dict:  # checkpoints at 100, 200, 300, 400 env steps
         curve = [{"iteration": i, "return": r, "length": 10.0, "env_steps": 100 * (i + 1)} for i, r in enumerate(returns)]
@@ -357,7 +358,7 @@ def test_variant_grid_borrows_stock_ppo_of_its_own_seeds() -> None:
     seed: seeds 0-1 of TruDi get PPO's seeds 0-1 from the grid that has them, not the other grid's seeds 3-4; PPO
     run with an override, or at another budget, is never borrowed."""
     sys.path.insert(0, str(REPO / "benchmarks"))
-    from summarize import stock_ppo  # noqa: PLC0415
+    from learning.summarize import stock_ppo  # noqa: PLC0415
 
     def run(algo: str, seed: int, steps: int = 100, command: str = "run_grid.py --tasks T") -> dict:
         return {"algo": algo, "seed": seed, "task": "T", "num_envs": 8, "command": command,
@@ -380,9 +381,9 @@ def test_variant_grid_borrows_stock_ppo_of_its_own_seeds() -> None:
 
 def test_ablation_lists_variants_and_composes_runs() -> None:
     """Every variant's overrides are valid Hydra overrides of TruDi's config; a run keeps the budget's env steps."""
-    listing = _run("benchmarks/ablation.py", "--list").stdout
+    listing = _run("benchmarks/learning/ablation.py", "--list").stdout
     sys.path.insert(0, str(REPO / "benchmarks"))
-    import ablation  # noqa: PLC0415
+    from learning import ablation  # noqa: PLC0415
 
     assert all(name in listing for name in ablation.VARIANTS)
     for task, budget in ablation.BUDGETS.items():

@@ -7,7 +7,7 @@
   see :func:`with_plain_sgd`);
 * the preallocated minibatch order is ``torch.randperm``'s, as before;
 * ``cuda_graphs=True`` without CUDA is a clear error (the capture itself is checked on a GPU by
-  ``benchmarks/gpu_check.sh``).
+  ``benchmarks/device/gpu_check.sh``).
 """
 
 from __future__ import annotations

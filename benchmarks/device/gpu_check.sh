@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check of TruDi's update (issue: CUDA graphs), one prepared script for a lent GPU machine (<= 8 min).
 #
-# Here, first (Isaac Lab installed):   .venv/bin/python benchmarks/device_bundle.py
-# On the GPU machine (PyTorch only):   bash benchmarks/gpu_check.sh
-#   e.g. through the device tool:      run  command="bash benchmarks/gpu_check.sh"  carry=["benchmarks/.device"]
+# Here, first (Isaac Lab installed):   .venv/bin/python benchmarks/device/device_bundle.py
+# On the GPU machine (PyTorch only):   bash benchmarks/device/gpu_check.sh
+#   e.g. through the device tool:      run  command="bash benchmarks/device/gpu_check.sh"  carry=["benchmarks/.device"]
 #
 # In order of priority (the steps share one 470 s deadline: <= 8 min whatever happens; a step that would pass it is
 # cut short or skipped, and the report says so):
@@ -16,11 +16,11 @@
 # Each record is labelled with the bundle's commit and the mode. Results also go to $OUT when it is set (the device
 # tool brings back what is under $OUT), after every step: a run cut short still returns what it measured.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bundle=benchmarks/.device
 cfgs=$bundle/agent_cfgs.json
 if [ ! -f "$cfgs" ] || ! grep -q '"torch_compile"' "$cfgs"; then
-    echo "gpu_check: $cfgs is missing or predates torch_compile; run 'python benchmarks/device_bundle.py' where Isaac Lab is" >&2
+    echo "gpu_check: $cfgs is missing or predates torch_compile; run 'python benchmarks/device/device_bundle.py' where Isaac Lab is" >&2
     exit 2
 fi
 export PYTHONPATH=source:$bundle/site${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1  # a step cut short keeps its output
@@ -45,8 +45,8 @@ step() {  # step <seconds> <command...>: run within its limit and the deadline, 
 }
 
 python -c 'import torch; assert torch.cuda.is_available(); print("[gpu_check]", torch.__version__, torch.cuda.get_device_name())' || exit 2
-check=(python benchmarks/cuda_graph_check.py --agent_cfgs "$cfgs" --out $results/cuda_graph_check.jsonl)
-cost=(python benchmarks/update_cost.py --device cuda --num_envs 4096 --steps 32 --repeats 1 --profile 10
+check=(python benchmarks/device/cuda_graph_check.py --agent_cfgs "$cfgs" --out $results/cuda_graph_check.jsonl)
+cost=(python benchmarks/cost/update_cost.py --device cuda --num_envs 4096 --steps 32 --repeats 1 --profile 10
       --agent_cfgs "$cfgs" --out $results/update_cost.jsonl)  # 4096 envs x 32 steps, one more iteration profiled
 humanoid=(--task Isaac-Humanoid --obs 87 --actions 21)
 ant=(--task Isaac-Ant --obs 60 --actions 8)
@@ -59,7 +59,7 @@ step 120 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label
     algorithm.torch_compile=true
 step 90 "${cost[@]}" "${ant[@]}" --algos ppo reppo trudi --label "$commit eager"
 step 60 "${cost[@]}" "${ant[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
-step 70 python benchmarks/torch_grid.py --device cuda --num_envs 4096 --iterations 20 --eval_every 5 --seeds 0 \
+step 70 python benchmarks/device/torch_grid.py --device cuda --num_envs 4096 --iterations 20 --eval_every 5 --seeds 0 \
     --algos trudi --agent_cfgs "$cfgs" --tag cuda4096_graphed algorithm.cuda_graphs=true
 save
 echo "[gpu_check] $(date +%T) done (status $status)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Cost of collection and update for TruDi, REPPO and rsl-rl PPO on a batched torch env (no simulator).
 
-    python benchmarks/update_cost.py --num_envs 64 --steps 24 --obs 87 --actions 21 --device cpu
+    python benchmarks/cost/update_cost.py --num_envs 64 --steps 24 --obs 87 --actions 21 --device cpu
 
 The env produces random observations and rewards at almost no cost, so the numbers are the
 algorithms' own: policy time per env step during collection, and the time of one ``update()``.
@@ -24,10 +24,9 @@ import torch  # noqa: E402
 from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import agent_cfg, apply_override, parse_override  # noqa: E402
-from op_count import OpCount  # noqa: E402
-from timed_iteration import timed_iteration  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import agent_cfg, apply_override, parse_override, timed_iteration  # noqa: E402
+from cost.op_count import OpCount  # noqa: E402
 
 EPISODE_LENGTH = 1000
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Graphed vs eager TruDi update on CUDA: the same rollout, the same RNG, the same parameters afterwards.
 
-    python benchmarks/cuda_graph_check.py --agent_cfgs benchmarks/.device/agent_cfgs.json --num_envs 1024 --steps 32
+    python benchmarks/device/cuda_graph_check.py --agent_cfgs benchmarks/.device/agent_cfgs.json --num_envs 1024 --steps 32
 
 Two algorithms are built from the same seed (identical weights) on a random env of Humanoid's sizes: one with
 ``cuda_graphs=False`` (the masked gate, eagerly), one with ``cuda_graphs=True`` (and ``torch_compile=True`` with
@@ -18,10 +18,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import agent_cfg  # noqa: E402
-from timed_iteration import collect_rollout, sync  # noqa: E402
-from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import agent_cfg, collect_rollout, sync  # noqa: E402
+from cost.update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 
 def build(args: argparse.Namespace, algo: str, cuda_graphs: bool, torch_compile: bool = False):

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Multimodality: a batched task whose best actions form two separated modes.
 
-    python benchmarks/multimodal.py --iterations 60
+    python benchmarks/learning/multimodal.py --iterations 60
 
 TwoPeaks: one-step episodes, observation = a random context c ∈ [-1, 1]; the 1-D action earns
 reward exp(−(a − m)² / 2w²) for the nearest of two peaks m = ±0.6 (width w = 0.1): both are
@@ -36,11 +36,11 @@ import torch  # noqa: E402
 from rsl_rl.env import VecEnv  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import apply_override, from_registry, parse_override  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import apply_override, from_registry, parse_override  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
-RUN_CACHE = Path(__file__).resolve().parent / ".runs" / "multimodal"  # one file per finished run and seed
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+RUN_CACHE = Path(__file__).resolve().parents[1] / ".runs" / "multimodal"  # one file per finished run and seed
 PEAKS = (-0.6, 0.6)
 PEAK_WIDTH = 0.1
 NEAR_PEAK = 0.2
@@ -303,7 +303,7 @@ def main() -> int:
         results.append(stats)
         histograms[name] = torch.cat(samples, 1).flatten()
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/multimodal.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/learning/multimodal.py " + " ".join(sys.argv[1:])
     (args.out / "multimodal.json").write_text(json.dumps({"command": command, "iterations": args.iterations,
                                                           "num_envs": args.num_envs, "results": results}))  # fmt: skip
     plot(histograms, args.out / "multimodal.png")

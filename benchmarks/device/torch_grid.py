@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The benchmark grid on a batched torch env, for a GPU machine where Isaac Lab cannot be installed.
 
-    python benchmarks/torch_grid.py --device cuda --num_envs 4096 --iterations 150 --eval_every 10 --seeds 0 1 2
+    python benchmarks/device/torch_grid.py --device cuda --num_envs 4096 --iterations 150 --eval_every 10 --seeds 0 1 2
 
 Trains rsl-rl PPO, TruDi and REPPO with Isaac-Cartpole's registered agent configs on
 ``torch_cartpole.TorchCartpole`` (Isaac-Cartpole's MDP on textbook dynamics) and writes one JSON
@@ -26,11 +26,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import ALGOS, agent_cfg, apply_override, parse_override  # noqa: E402
-from evaluate_checkpoints import storage_bytes  # noqa: E402
-from timed_iteration import timed_iteration  # noqa: E402
-from torch_cartpole import TorchCartpole  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import ALGOS, agent_cfg, apply_override, parse_override, timed_iteration  # noqa: E402
+from learning.evaluate_checkpoints import storage_bytes  # noqa: E402
+from device.torch_cartpole import TorchCartpole  # noqa: E402
 
 TASK = "TorchCartpole"
 CFG_TASK = "Isaac-Cartpole"
@@ -113,7 +112,7 @@ def main() -> int:
     parser.add_argument("--eval_every", type=int, default=10)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--agent_cfgs", type=Path, default=None, help="JSON from device_bundle.py (no Isaac Lab needed).")
-    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
+    parser.add_argument("--results", type=Path, default=Path(__file__).resolve().parents[1] / "results")
     parser.add_argument("--tag", default=None, help="File tag after the seed (default: <device><num_envs>).")
     parser.add_argument("overrides", nargs="*", type=parse_override,
                         help="Runner-config fields for every run, e.g. algorithm.num_mini_batches=32")  # fmt: skip
@@ -123,7 +122,7 @@ def main() -> int:
     tag = args.tag or f"{args.device.split(':')[0]}{args.num_envs}"
     out_dir = args.results / TASK
     out_dir.mkdir(parents=True, exist_ok=True)
-    command = "python benchmarks/torch_grid.py " + " ".join(a for a in sys.argv[1:])
+    command = "python benchmarks/device/torch_grid.py " + " ".join(a for a in sys.argv[1:])
     machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "torch": torch.__version__}  # fmt: skip
     for seed in args.seeds:

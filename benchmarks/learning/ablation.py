@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """The learning study: each hypothesis of why TruDi trails PPO at 256 envs, as a config switch on the registered config.
 
-    python benchmarks/ablation.py --tasks Isaac-Cartpole --variants alpha_raw duals_actor kl_current_eta
-    python benchmarks/ablation.py --list
+    python benchmarks/learning/ablation.py --tasks Isaac-Cartpole --variants alpha_raw duals_actor kl_current_eta
+    python benchmarks/learning/ablation.py --list
 
 Every variant is TruDi with one change (or, for ``authors``, the authors' choices together), trained and evaluated
 through ``run_grid.py`` at the task's study budget (Isaac-Cartpole: 3 seeds, 614k env steps; Isaac-Ant: 2 seeds,
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]
 OUT = BENCH / "results" / "ablation"
 
 
@@ -116,7 +116,7 @@ def grid_command(task: str, name: str, seed: int) -> list[str]:
     iterations = budget.env_steps // (NUM_ENVS * steps)
     eval_every = max(1, budget.eval_every * budget.steps_per_env // steps)  # the same env steps between checkpoints
     return [
-        sys.executable, str(BENCH / "run_grid.py"), "--tasks", task, "--algos", "trudi", "--seeds", str(seed),
+        sys.executable, str(BENCH / "learning" / "run_grid.py"), "--tasks", task, "--algos", "trudi", "--seeds", str(seed),
         "--iterations", str(iterations), "--num_envs", str(NUM_ENVS), "--eval_every", str(eval_every),
         "--out", str(OUT), "--tag", f"_{name}", *variant.overrides,
     ]  # fmt: skip

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark grid: task × algorithm × seed at an equal env-step budget, on one device.
 
-    python benchmarks/run_grid.py --tasks Isaac-Cartpole --algos ppo trudi reppo --seeds 0 1 2 \\
+    python benchmarks/learning/run_grid.py --tasks Isaac-Cartpole --algos ppo trudi reppo --seeds 0 1 2 \\
         --env_steps 600000 --num_envs 256 --eval_every 10
 
 Each run trains through ``scripts/train.py`` (the user's path: Isaac Lab's trainer, rsl-rl's
@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 SCRATCH = BENCH / ".runs"
 ITERATION_LINE = re.compile(r"Learning iteration (\d+)/(\d+)")
@@ -68,7 +68,7 @@ def evaluate_run(task: str, algo: str, run_dir: Path, args: argparse.Namespace, 
     """The learning curve of a finished run: its checkpoints evaluated on fresh envs (another process)."""
     curve_path = SCRATCH / f"{run_dir.parent.name}.curve.json"
     eval_cmd = [
-        sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
+        sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
         "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", args.eval_policy,
     ]  # fmt: skip
@@ -123,7 +123,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
         "train_mean_reward": scalars.get("Train/mean_reward", []),
         "buffer_bytes": evaluation["buffer_bytes_eval_envs"] * args.num_envs // args.eval_envs,
         "train_wall_s": train_wall,
-        "command": shlex.join(["python", "benchmarks/run_grid.py", *sys.argv[1:]]),
+        "command": shlex.join(["python", "benchmarks/learning/run_grid.py", *sys.argv[1:]]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("TruDi/trust_region/")},
         "diagnostics": {k.removeprefix("TruDi/"): v for k, v in scalars.items()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Two trainings on one machine: each algorithm's collection and update per iteration alone and beside another run.
 
-    python benchmarks/side_by_side.py --task Isaac-Ant-Direct --num_envs 256 --iterations 6 \\
+    python benchmarks/cost/side_by_side.py --task Isaac-Ant-Direct --num_envs 256 --iterations 6 \\
         --pairs ppo+trudi ppo+reppo trudi+trudi --label adaptive --out benchmarks/results/side_by_side.jsonl
 
 Each run is ``scripts/train.py`` as a user starts it (its thread defaults, unless ``--update_threads`` is given):
@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parent
+BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 THREADS_LINE = re.compile(r"\[trudi\] update threads: (\d+)")
 WARMUP_ITERATIONS = 1
@@ -105,7 +105,7 @@ def main() -> int:
         "config": {"label": args.label, "task": args.task, "num_envs": args.num_envs, "iterations": args.iterations,
                    "update_threads": args.update_threads, "cpus": len(os.sched_getaffinity(0)),
                    "platform": platform.platform(),
-                   "command": shlex.join(["python", "benchmarks/side_by_side.py", *sys.argv[1:]])},
+                   "command": shlex.join(["python", "benchmarks/cost/side_by_side.py", *sys.argv[1:]])},
         "results": results,
     }  # fmt: skip
     line = json.dumps(record)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a run's checkpoints on fresh envs (one process, one env): the learning curve of a benchmark run.
 
-    python benchmarks/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
+    python benchmarks/learning/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
 
 For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--last_only``) it runs
 a policy for ``--episodes`` episodes and records the mean return, the mean episode length and the share of

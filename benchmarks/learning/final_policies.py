@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """The final checkpoint of finished benchmark runs, evaluated with every kind of policy it has.
 
-    python benchmarks/final_policies.py --tasks Isaac-Ant --algos ppo trudi reppo --seeds 0 1
+    python benchmarks/learning/final_policies.py --tasks Isaac-Ant --algos ppo trudi reppo --seeds 0 1
 
 The learning curves of ``run_grid.py`` use the deterministic policy that play.py runs and exports
 (for TruDi: the ODE from x_0 = 0). TRUDI.md warns that this start can land between the modes of
@@ -19,7 +19,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from run_grid import BENCH, SCRATCH, run_logged
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from learning.run_grid import BENCH, SCRATCH, run_logged  # noqa: E402
 
 EXTRA_POLICIES = {"trudi": ("ode_from_prior", "stochastic"), "reppo": ("stochastic",), "ppo": ("stochastic",)}
 
@@ -53,7 +54,7 @@ def main() -> int:
                         continue
                     curve_path = SCRATCH / f"{experiment}.{policy}.json"
                     cmd = [
-                        sys.executable, str(BENCH / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
+                        sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
                         "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
                         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", policy, "--last_only",
                     ]  # fmt: skip
@@ -63,7 +64,7 @@ def main() -> int:
                     record = {"task": task, "algo": algo, "seed": seed, "policy": policy, "iteration": point["iteration"],
                               "env_steps": run["curve"][-1]["env_steps"], "return": point["return"],
                               "length": point["length"], "tag": args.tag,
-                              "command": shlex.join(["python", "benchmarks/final_policies.py", *sys.argv[1:]])}  # fmt: skip
+                              "command": shlex.join(["python", "benchmarks/learning/final_policies.py", *sys.argv[1:]])}  # fmt: skip
                     with out.open("a") as f:
                         f.write(json.dumps(record) + "\n")
                     print(f"{task} {algo} seed {seed} {policy}: return {point['return']:.2f} length {point['length']:.0f}")

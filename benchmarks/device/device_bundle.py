@@ -1,14 +1,14 @@
 #!/usr/bin/env python
 """Prepare ``benchmarks/.device/`` for a GPU machine that has PyTorch but no Isaac Lab and no package index.
 
-    python benchmarks/device_bundle.py
+    python benchmarks/device/device_bundle.py
 
 Writes ``benchmarks/.device/agent_cfgs.json`` (the registered PPO, TruDi and REPPO runner configs
 of the benchmark tasks) and ``benchmarks/.device/commit`` (the code they come from), and copies the pure-Python packages the torch-env benchmarks import
 (rsl-rl, tensordict and their small dependencies) into ``benchmarks/.device/site``. On the GPU
 machine, with that folder carried over:
 
-    PYTHONPATH=source:benchmarks/.device/site python benchmarks/update_cost.py --device cuda \\
+    PYTHONPATH=source:benchmarks/.device/site python benchmarks/cost/update_cost.py --device cuda \\
         --agent_cfgs benchmarks/.device/agent_cfgs.json ...
 """
 
@@ -25,10 +25,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import ALGOS, from_registry  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import ALGOS, from_registry  # noqa: E402
 
-DEVICE_DIR = Path(__file__).resolve().parent / ".device"
+DEVICE_DIR = Path(__file__).resolve().parents[1] / ".device"
 TASKS = ("Isaac-Cartpole", "Isaac-Ant", "Isaac-Humanoid")
 PACKAGES = ("rsl_rl", "tensordict", "pyvers", "cloudpickle", "git", "gitdb", "smmap")
 """Imported by rsl-rl's runner and tensordict (GitPython for rsl-rl's code-state logging); PyTorch, NumPy and
@@ -48,7 +48,7 @@ def copy_packages(site: Path) -> None:
 
 def code_label() -> str:
     """The commit the bundle was made from, ``+dirty`` if the work tree has uncommitted changes."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True).stdout.strip()

@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Benchmark results → ``benchmarks/RESULTS.md`` tables and ``benchmarks/results/*.png`` plots.
+"""Benchmark results → ``benchmarks/RESULTS.md`` (the headline), ``benchmarks/RESULTS_GRIDS.md`` (the rest) and plots.
 
-    python benchmarks/summarize.py
+    python benchmarks/learning/summarize.py
 
-Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py`` or ``torch_grid.py``. The file
-opens with the headline (each algorithm as registered now, the runs ``headline.py`` names), then one table per grid.
-Hand-written notes (targets met or missed, analysis) live in ``benchmarks/NOTES.md`` and are appended verbatim.
+Reads every run JSON under ``benchmarks/results/<task>/`` written by ``run_grid.py`` or ``torch_grid.py``, and the
+cost records beside them. RESULTS.md is the headline (each algorithm as registered now, the runs ``headline.py``
+names); RESULTS_GRIDS.md has one table per grid, the targets, the study and the cost tables. The lab notebook,
+``benchmarks/NOTES.md``, is hand-written and linked from both.
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from headline import HEADLINE, HeadlineSetting  # noqa: E402
 
-BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from learning.headline import HEADLINE, HeadlineSetting  # noqa: E402
+
+BENCH = Path(__file__).resolve().parents[1]
 RESULTS = BENCH / "results"
 ALGO_ORDER = ("ppo", "reppo", "trudi")
 HEADLINE_PNG = "headline.png"
+GRIDS_PAGE = "RESULTS_GRIDS.md"
+"""The second generated page, beside RESULTS.md: every grid and measurement."""
 WARMUP_ITERATIONS = 1
 """Iterations left out of the timing means (the first one compiles warp kernels and allocates)."""
 
@@ -230,13 +235,13 @@ def update_cost_section(results: Path) -> list[str]:
                 f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
                 f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} | {counted} |"
             )
-    lines += ["", "Command: `python benchmarks/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
+    lines += ["", "Command: `python benchmarks/cost/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
               " (best of 3 iterations after a warm-up). On the GPU machine (no Isaac Lab): `PYTHONPATH=source:benchmarks/.device/site"
-              " python benchmarks/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
-              " after `python benchmarks/device_bundle.py` here. The last three columns come from `--profile N`: the kernel"
+              " python benchmarks/cost/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
+              " after `python benchmarks/device/device_bundle.py` here. The last three columns come from `--profile N`: the kernel"
               " launches, host reads of device values (`.item()`, boolean masks; each waits for the GPU) and matmul time"
               " (device time on CUDA) of one more, profiled iteration. The ops columns come from `--count_ops`: the compute ops"
-              " the algorithm dispatches (`benchmarks/op_count.py`: about one GPU kernel each, countable on any device) per env"
+              " the algorithm dispatches (`benchmarks/cost/op_count.py`: about one GPU kernel each, countable on any device) per env"
               " step of collection and per minibatch step of the update, in one more, eager iteration; trailing"
               " `algorithm.gate_form=masked` counts the CUDA step on the CPU.", ""]  # fmt: skip
     return lines
@@ -398,8 +403,33 @@ def compile_section(results: Path) -> list[str]:
             f"| {r['eager_s_per_actor_step']:.3f} | {r['compiled_s_per_actor_step']:.3f} | {r['speedup']:.2f}x "
             f"| {r['compile_and_warmup_s']:.0f} |"
         )
-    lines += ["", "Command: `python benchmarks/compile_probe.py --out benchmarks/results/compile_probe.jsonl`", ""]
+    lines += ["", "Command: `python benchmarks/cost/compile_probe.py --out benchmarks/results/compile_probe.jsonl`", ""]
     return lines
+
+
+def side_by_side_section(results: Path) -> list[str]:
+    """``side_by_side.py`` records: each run's update and collection beside another training, against alone."""
+    records = read_jsonl(results / "side_by_side.jsonl")
+    if not records:
+        return []
+    lines = ["## Two trainings on one machine", "",
+             "Each algorithm's `scripts/train.py` run alone, then beside a second run started with it; medians over the",
+             "iterations after the first. `threads`: the update's torch threads `train.py` reported (alone → beside).", "",
+             "| setting | task | pair | algo | update alone s | update beside s | update slowdown | collection alone s "
+             "| collection beside s | collection slowdown | threads |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for record in records:
+        c = record["config"]
+        for r in record["results"]:
+            threads = f"{r['alone']['update_threads'] or '–'} → {r['paired']['update_threads'] or '–'}"
+            lines.append(
+                f"| {c['label'] or '–'} | {c['task']} ({c['num_envs']} envs) | {r['pair']} | {r['algo']} "
+                f"| {r['alone']['update_s']:.2f} | {r['paired']['update_s']:.2f} | {r['update_slowdown']:.2f}x "
+                f"| {r['alone']['collection_s']:.2f} | {r['paired']['collection_s']:.2f} | {r['collection_slowdown']:.2f}x "
+                f"| {threads} |"
+            )
+    commands = dict.fromkeys(r["config"]["command"] for r in records)
+    return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
 
 
 def step_kernels_section(results: Path) -> list[str]:
@@ -415,7 +445,7 @@ def step_kernels_section(results: Path) -> list[str]:
         compiled = (f"{n['compiled_region_eager_ops']:,} | {n['compiled_region_kernels']:,} | {n['compiled_step_kernels']:,} "
                     f"| {n['eager_ops'] / n['compiled_step_kernels']:.1f}x") if "compiled_step_kernels" in n else "– | – | – | –"  # fmt: skip
         lines.append(f"| {c.get('label') or '–'} | {c['task']} | {n['eager_ops']:,} | {compiled} |")
-    lines += ["", "Command: `python benchmarks/step_kernels.py --label L --out benchmarks/results/step_kernels.jsonl`."
+    lines += ["", "Command: `python benchmarks/cost/step_kernels.py --label L --out benchmarks/results/step_kernels.jsonl`."
               " Eager ops are the compute ops the step dispatches (about one GPU kernel each); the compiled regions"
               " (the critic's and the masked actor's losses, forward and backward, and the η-only KL statistic) are counted by the kernel launches"
               " in Inductor's generated code (C++ kernels on this CPU, a proxy for the GPU's Triton kernels).", ""]  # fmt: skip
@@ -510,9 +540,9 @@ def update_size_section(grids: dict[str, dict[str, list[dict]]]) -> list[str]:
 
 def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> list[str]:
     """The learning study (``ablation.py``): each variant beside the main grid's TruDi and PPO runs."""
-    from ablation import BUDGETS, NUM_ENVS, VARIANTS, grid_command  # noqa: PLC0415
+    from learning.ablation import BUDGETS, NUM_ENVS, VARIANTS, grid_command  # noqa: PLC0415
 
-    lines = ["## Learning study: one switch at a time (`benchmarks/ablation.py`)", "",
+    lines = ["## Learning study: one switch at a time (`benchmarks/learning/ablation.py`)", "",
              "Deterministic return at 25/50/100 % of the budget (mean ± sd over seeds), the checkpoints from half the budget",
              "on at which the variant's mean is at or above PPO's (`k/n`; the Cartpole target is n/n), the final",
              "checkpoint's episode length,",
@@ -548,7 +578,7 @@ def ablation_section(results: Path, grids: dict[str, dict[str, list[dict]]]) -> 
         lines += ["", "Variants: " + "; ".join(f"`{n}`: {VARIANTS[n].hypothesis} (`{' '.join(VARIANTS[n].overrides)}`)"
                                              for n in runs), ""]  # fmt: skip
         example = " ".join(grid_command(task, next(iter(runs)), budget.seeds[0])[1:]).replace(str(BENCH.parent) + "/", "")
-        lines += [f"Command: `python benchmarks/ablation.py --tasks {task} --variants {' '.join(runs)}` (each run is "
+        lines += [f"Command: `python benchmarks/learning/ablation.py --tasks {task} --variants {' '.join(runs)}` (each run is "
                   f"e.g. `python {example}`).", ""]  # fmt: skip
         lines.append(f"![]({results.name}/ablation/{ablation_plot(task, budget.env_steps, runs, references, results)})")
         lines.append("")
@@ -594,8 +624,8 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
     """Each algorithm as registered now, side by side per task and env count (``headline.py`` names the runs): a table
     and one plot, against env steps and against training seconds."""
     lines = ["## Headline: each algorithm as registered now, side by side", "",
-             "PPO with the task's stock config; TruDi and REPPO with the configs registered today (`benchmarks/headline.py`",
-             "names the runs; their commands are under their grids' tables below). Deterministic return on fresh envs, mean",
+             "PPO with the task's stock config; TruDi and REPPO with the configs registered today (`benchmarks/learning/headline.py`",
+             "names the runs; their commands are under their grids' tables in RESULTS_GRIDS.md). Deterministic return, mean",
              "± sd over seeds; `mean over the curve`: the area under the return-vs-env-steps curve per env step;",
              "`≥ PPO from 50 %`: the checkpoints from half the budget at which the mean is at or above PPO's (interpolated);",
              "`train min`: minutes of training per run (collection + update) on the machine and load it ran under.", "",
@@ -643,28 +673,37 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=RESULTS, help="Folder of <task>/<run>.json (plots go there).")
-    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md")
+    parser.add_argument("--out", type=Path, default=BENCH / "RESULTS.md",
+                        help="The headline page; the grids go to RESULTS_GRIDS.md beside it.")  # fmt: skip
     args = parser.parse_args()
     runs = load_runs(args.results)
     grids: dict[str, dict[str, list[dict]]] = defaultdict(dict)
     for (grid, algo), rs in runs.items():
         grids[grid][algo] = rs
-    lines = ["# Benchmark results", "", "Generated by `python benchmarks/summarize.py` from `benchmarks/results/*/*.json`;",
-             "each grid's command is under its table. Returns are deterministic-policy returns on fresh envs;",
-             "`final train reward` is rsl-rl's mean episode reward of the sampling policy over the last 10 iterations.", ""]  # fmt: skip
-    lines += headline_section(args.results)
+    grids_out = args.out.with_name(GRIDS_PAGE)
+    source = f"Generated by `python benchmarks/learning/summarize.py` from `benchmarks/{args.results.name}/*/*.json`"
+    headline = ["# Benchmark results", "", f"{source}. Returns are deterministic-policy returns on fresh envs.", ""]
+    headline += headline_section(args.results)
+    headline += ["## Everything else", "",
+                 f"- [{GRIDS_PAGE}]({GRIDS_PAGE}): every grid (learning curves, episode lengths, cost per iteration, "
+                 "command), the targets computed from them, the final policies, the learning study, the update size, "
+                 "multimodality, and the cost tables (batched torch env, two trainings on one machine, kernels, "
+                 "compile).",
+                 "- [NOTES.md](NOTES.md): the lab notebook, the experiments behind these numbers by question.", ""]  # fmt: skip
+    lines = ["# Benchmark results: every grid and measurement", "",
+             f"{source}; each grid's command is under its table. The headline is in [RESULTS.md](RESULTS.md).",
+             "Returns are deterministic-policy returns on fresh envs; `final train reward` is rsl-rl's mean episode reward",
+             "of the sampling policy over the last 10 iterations.", ""]  # fmt: skip
     for grid in sorted(grids):
         curve_png, cost_png = plot(grid, grids[grid], args.results)
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results, grids)
     lines += ablation_section(args.results, grids) + update_size_section(grids)
-    lines += multimodal_section(args.results) + update_cost_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results) + side_by_side_section(args.results)
     lines += step_kernels_section(args.results) + compile_section(args.results)
-    notes = BENCH / "NOTES.md"
-    if notes.exists():
-        lines += [notes.read_text()]
-    args.out.write_text("\n".join(lines))
-    print(f"wrote {args.out} ({len(grids)} grids)")
+    args.out.write_text("\n".join(headline))
+    grids_out.write_text("\n".join(lines))
+    print(f"wrote {args.out} and {grids_out} ({len(grids)} grids)")
     return 0
 
 

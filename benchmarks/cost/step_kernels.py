@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Kernels in one minibatch step of TruDi's masked update, eager against ``torch_compile``, counted on the CPU.
 
-    python benchmarks/step_kernels.py --out benchmarks/results/step_kernels.jsonl
+    python benchmarks/cost/step_kernels.py --out benchmarks/results/step_kernels.jsonl
 
 On a GPU the step is bound by kernel launches, and inside a CUDA graph each kernel still costs a few microseconds,
 so the number of kernels is what the compiled step can save. This counts, in one minibatch step (no GPU needed):
@@ -31,11 +31,10 @@ import torch  # noqa: E402
 import torch._inductor.config  # noqa: E402
 from torch._inductor.utils import run_and_get_code  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import agent_cfg  # noqa: E402
-from op_count import OpCount  # noqa: E402
-from timed_iteration import collect_rollout, timed_iteration  # noqa: E402
-from update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import agent_cfg, collect_rollout, timed_iteration  # noqa: E402
+from cost.op_count import OpCount  # noqa: E402
+from cost.update_cost import RandomEnv, add_random_env_arguments, emit  # noqa: E402
 
 COMPILED_REGIONS = ("_critic_losses", "_masked_actor_terms", "_eta_only_kl")
 """The methods ``torch_compile`` compiles in the update (TruDi's ``__init__``); their backward is compiled with them."""

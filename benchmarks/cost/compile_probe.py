@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Does ``torch.compile`` speed up TruDi's update? A short measurement before anyone turns it on.
 
-    python benchmarks/compile_probe.py --obs 60 --actions 8 --batch 1024 --device cpu
+    python benchmarks/cost/compile_probe.py --obs 60 --actions 8 --batch 1024 --device cpu
 
 Times one actor step of TruDi (``TruDi.actor_loss`` + backward, the update's dominant part) on a
 rollout of the batched random env from ``update_cost.py``: eagerly, then with the diffusion actor's
@@ -23,10 +23,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from agent_cfgs import agent_cfg  # noqa: E402
-from timed_iteration import collect_rollout, sync  # noqa: E402
-from update_cost import RandomEnv, emit  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
+from harness import agent_cfg, collect_rollout, sync  # noqa: E402
+from cost.update_cost import RandomEnv, emit  # noqa: E402
 
 
 def time_actor_steps(alg, batch, repeats: int, device: str) -> float:
