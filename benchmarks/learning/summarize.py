@@ -413,8 +413,10 @@ def side_by_side_section(results: Path) -> list[str]:
     if not records:
         return []
     lines = ["## Two trainings on one machine", "",
-             "Each algorithm's `scripts/train.py` run alone, then beside a second run started with it; medians over the",
-             "iterations after the first. `threads`: the update's torch threads `train.py` reported (alone → beside).", "",
+             "Each algorithm's `scripts/train.py` run alone, then beside a second run started with it (the faster run given",
+             "more iterations, so that both train for as long); medians over the iterations after the first, and beside",
+             "another run over those that ran entirely while it trained. `threads`: the update's torch threads `train.py`",
+             "reported (alone → beside).", "",
              "| setting | task | pair | algo | update alone s | update beside s | update slowdown | collection alone s "
              "| collection beside s | collection slowdown | threads |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip

@@ -2,8 +2,9 @@
 
 While the runner updates, the simulator idles: the update can use more threads than collection, where the
 simulator and the policy share the cores. But a second training on the same machine (two seeds, or PPO beside
-TruDi) keeps a core busy all the time, and an update whose threads outnumber the free cores slows down 10-15x:
-each parallel region waits for a thread that is not running. So before each update the thread count is chosen
+TruDi) keeps a core busy all the time, and an update whose threads outnumber the free cores slows down 4-15x (4-5x
+on the 2-core machine of benchmarks/RESULTS_GRIDS.md, "Two trainings on one machine"): each parallel region waits for
+a thread that is not running. So before each update the thread count is chosen
 again from the cores this process may use and the work other processes did on them during the last collection
 (:class:`CoreLoad`), up to a cap. :func:`install` makes every CPU ``OnPolicyRunner`` built afterwards do that,
 for PPO, TruDi and REPPO alike; a fixed count can be asked for instead.
