@@ -33,19 +33,22 @@ torch.testing.assert_close(compiled(x, w, b), torch.cos(x * w + b))
 """A fused elementwise kernel over rows of 32 floats, Inductor's C++ vectorized along them; prints the cache tag."""
 
 
-def test_torch_compile_adds_the_cpu_vec_isa_to_the_cache_key_tag(monkeypatch) -> None:
+def test_torch_compile_adds_the_cpu_vec_isa_to_the_cache_key_tag() -> None:
     """TruDi with ``torch_compile`` names Inductor's CPU vector ISA in the tag of every torch.compile cache key,
-    beside a tag of the user's own."""
+    beside a tag of the user's own. The tag is set through torch's own ``config.patch``, which restores the unset
+    default on exit (pytest's ``monkeypatch`` deletes an attribute it did not find in the module's ``__dict__``, and a
+    deleted torch config entry then reads as missing for every later test)."""
     from torch._inductor.cpu_vec_isa import pick_vec_isa  # noqa: PLC0415
 
-    monkeypatch.setattr(torch.compiler.config, "cache_key_tag", "user_tag")
     env = PointReach(num_envs=4)
     cfg = runner_cfg("trudi", **SMALL)
     cfg["algorithm"] |= {"gate_form": "masked", "torch_compile": True}
-    with contextlib.redirect_stdout(io.StringIO()):
+    with torch.compiler.config.patch(cache_key_tag="user_tag"), contextlib.redirect_stdout(io.StringIO()):
         TruDi.construct_algorithm(env.get_observations(), env, cfg, "cpu")
+        tag = torch.compiler.config.cache_key_tag
     isa = str(pick_vec_isa()).replace(" ", "+")
-    assert torch.compiler.config.cache_key_tag == f"user_tag,{CPU_VEC_ISA_TAG}{isa}"
+    assert tag == f"user_tag,{CPU_VEC_ISA_TAG}{isa}"
+    assert torch.compiler.config.cache_key_tag is not None  # still readable after the patch (later tests compile)
 
 
 def test_a_kernel_cached_under_one_cpu_capability_runs_under_another(tmp_path: Path) -> None:
