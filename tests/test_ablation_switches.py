@@ -238,15 +238,20 @@ def test_lr_schedule_networks_needs_the_linear_schedule() -> None:
         schedule_alg(lr_schedule="constant", lr_schedule_networks="critic")
 
 
-def test_lr_schedule_resumes_from_the_checkpoint_and_constant_keeps_the_rates() -> None:
+@pytest.mark.parametrize("more_iterations", [2, 4])
+def test_lr_schedule_resumes_from_the_checkpoint_and_constant_keeps_the_rates(more_iterations: int) -> None:
+    """A run resumed after 2 of its updates for max_iterations more (rsl-rl's meaning on resume) anneals from where
+    it was to 0 at their end: resumed for the 2 it had left, update 2 steps at 1 − 2/4 as without the break; resumed
+    for 4 more, the schedule stretches to 6 updates (1 − 2/6)."""
     trained = schedule_alg(lr_schedule="linear")
     trained.update()
     trained.update()
-    resumed = schedule_alg(lr_schedule="linear")
+    resumed = rollout_alg("split", perturb=False, runner={"max_iterations": more_iterations}, num_learning_epochs=1,
+                          lr_schedule="linear")  # fmt: skip
     resumed.load(trained.save(), None, strict=True)
     assert resumed.num_updates == 2
     resumed.update()
-    assert rates(resumed)[0] == pytest.approx(0.5 * 3e-4)
+    assert rates(resumed)[0] == pytest.approx((1 - 2 / (2 + more_iterations)) * 3e-4)
     constant = schedule_alg()
     for _ in range(3):
         constant.update()

@@ -71,6 +71,29 @@ def test_grid_one_iteration_then_summary(tmp_path: Path) -> None:
     assert (results / "Isaac-Cartpole_smoke_curves.png").is_file() and (results / "Isaac-Cartpole_smoke_cost.png").is_file()
 
 
+def test_grid_run_cut_off_resumes_after_its_last_checkpoint(tmp_path: Path) -> None:
+    """A run whose sitting ended before its last iteration (here: its last checkpoint and result removed, as a sitting
+    cut off after iteration 0 leaves them) trains on from its last checkpoint in the next call, and its result covers
+    both sittings: every iteration's timings once, the curve over both folders' checkpoints."""
+    results = tmp_path / "results"
+    grid = ("benchmarks/learning/run_grid.py", "--tasks", "Isaac-Cartpole", "--algos", "ppo", "--seeds", "0",
+            "--iterations", "2", "--num_envs", "16", "--eval_every", "1", "--eval_envs", "4", "--eval_episodes", "4",
+            "--out", str(results), "--tag", "_resume")  # fmt: skip
+    assert "resuming" not in _run(*grid).stdout
+    out = results / "Isaac-Cartpole" / "ppo_s0_resume.json"
+    out.unlink()
+    (run_dir,) = (REPO / "benchmarks" / ".runs" / "logs" / "rsl_rl" / "bench_Isaac_Cartpole_ppo_s0_resume").iterdir()
+    (run_dir / "model_1.pt").unlink()
+    assert "resuming from model_0.pt (sitting 2)" in _run(*grid).stdout
+    run = json.loads(out.read_text())
+    assert run["sittings"] == 2 and run["iterations"] == 2 and len(run["collection_time_per_iter"]) == 2
+    assert [point["iteration"] for point in run["curve"]] == [0, 1]
+    assert len(list(run_dir.parent.iterdir())) == 2  # the second sitting's own run folder
+    out.unlink()  # another run under the same tag (other settings): started afresh, nothing of the old one resumed
+    assert "resuming" not in _run(*grid[:-2], "--tag", "_resume", "--eval_every", "2").stdout
+    assert json.loads(out.read_text())["sittings"] == 1
+
+
 def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     """The headline table reads the runs a setting names: final return, area, checkpoints ≥ PPO, training time."""
     sys.path.insert(0, str(REPO / "benchmarks"))

@@ -3,7 +3,8 @@
 
     python benchmarks/learning/evaluate_checkpoints.py --task Isaac-Cartpole --agent trudi --run_dir DIR --out curve.json
 
-For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--last_only``) it runs
+For every ``model_<it>.pt`` in DIR (in iteration order; only the last with ``--last_only``; several DIRs: the run
+folders of a run resumed in sittings, a later folder's checkpoint taking an iteration's place) it runs
 a policy for ``--episodes`` episodes and records the mean return, the mean episode length and the share of
 episodes ended by time-out (a task whose robot cannot stand shows itself there); it also records the rollout
 buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py runs and exports:
@@ -39,9 +40,10 @@ def storage_bytes(storage: object) -> int:
     return total
 
 
-def checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    found = [(int(m[1]), p) for p in run_dir.glob("model_*.pt") if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]
-    return sorted(found)
+def checkpoints(run_dirs: list[Path]) -> list[tuple[int, Path]]:
+    """``(iteration, path)`` of each checkpoint over ``run_dirs`` in iteration order; a later folder's wins a tie."""
+    found = {int(m[1]): p for d in run_dirs for p in sorted(d.glob("model_*.pt")) if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))}
+    return sorted(found.items())
 
 
 POLICIES = ("deterministic", "ode_from_prior", "stochastic", "average")
@@ -51,7 +53,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True)
     parser.add_argument("--agent", required=True)
-    parser.add_argument("--run_dir", type=Path, required=True)
+    parser.add_argument("--run_dir", type=Path, nargs="+", required=True, help="A run folder, or a resumed run's, in order.")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--num_envs", type=int, default=32)
     parser.add_argument("--episodes", type=int, default=32)
@@ -87,7 +89,7 @@ def main() -> int:
             result = evaluate(env, policy, args.episodes)
             curve.append({"iteration": iteration, "return": result.mean_return, "length": result.mean_length,
                           "timeout_share": result.timeout_share})  # fmt: skip
-            print(f"[eval] {args.run_dir.name} it {iteration}: return {result.mean_return:.2f} length"
+            print(f"[eval] {path.parent.name} it {iteration}: return {result.mean_return:.2f} length"
                   f" {result.mean_length:.1f} time-outs {result.timeout_share:.0%}", flush=True)  # fmt: skip
     args.out.write_text(json.dumps({"curve": curve, "policy": args.policy, "eval_num_envs": args.num_envs, "buffer_bytes_eval_envs": memory}))
     return 0

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: harness.py and the job folders
-from learning.run_grid import BENCH, SCRATCH, run_logged  # noqa: E402
+from learning.run_grid import BENCH, SCRATCH, run_dirs, run_logged  # noqa: E402
 
 EXTRA_POLICIES = {"trudi": ("ode_from_prior", "stochastic"), "reppo": ("stochastic",), "ppo": ("stochastic",)}
 
@@ -48,14 +48,14 @@ def main() -> int:
                     continue
                 run = json.loads(run_json.read_text())
                 experiment = f"bench_{task}_{algo}_s{seed}{args.tag}".replace("-", "_")
-                run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
+                dirs = run_dirs(experiment)
                 for policy in EXTRA_POLICIES[algo]:
                     if (task, algo, seed, policy) in done:
                         continue
                     curve_path = SCRATCH / f"{experiment}.{policy}.json"
                     cmd = [
                         sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
-                        "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
+                        "--run_dir", *map(str, dirs), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
                         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", policy, "--last_only",
                     ]  # fmt: skip
                     run_logged(cmd, SCRATCH / f"{experiment}.{policy}.log", f"{task} {algo} seed {seed} {policy}")

@@ -10,7 +10,8 @@ envs (``evaluate_checkpoints.py``). One JSON per run lands in ``benchmarks/resul
 the learning curve (deterministic return vs env steps; ``--eval_policy average`` evaluates the
 weight average a run with ``policy_ema`` keeps), wall-clock per iteration split into
 collection and update, env-steps per second, the rollout buffer's memory, and the command.
-Finished runs are skipped, so an interrupted grid resumes where it stopped; ``summarize.py``
+Finished runs are skipped, and a run cut off in training resumes from its last checkpoint (``--eval_every``
+iterations apart) in a later sitting, so a grid longer than one sitting goes on where it stopped; ``summarize.py``
 turns the JSONs into ``RESULTS.md`` and plots.
 """
 
@@ -26,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parents[1]
@@ -34,15 +36,18 @@ SCRATCH = BENCH / ".runs"
 ITERATION_LINE = re.compile(r"Learning iteration (\d+)/(\d+)")
 
 
-def run_logged(cmd: list[str], log_path: Path, label: str) -> None:
-    """Run ``cmd`` (cwd = scratch), its output to ``log_path``; print one progress line per training iteration."""
+def run_logged(cmd: list[str], log_path: Path, label: str, on_iteration: Callable[[], None] | None = None) -> None:
+    """Run ``cmd`` (cwd = scratch), its output to ``log_path``; print one progress line per training iteration (and
+    call ``on_iteration`` there)."""
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    with log_path.open("w") as log:
+    with log_path.open("a") as log:
         proc = subprocess.Popen(cmd, cwd=SCRATCH, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             log.write(line)
             if match := ITERATION_LINE.search(line):
                 print(f"\r{label}: iteration {int(match[1]) + 1}/{match[2]}", end="", flush=True)
+                if on_iteration is not None:
+                    on_iteration()
             elif line.startswith("[eval]"):
                 print(f"\r{label}: {line.strip()}", end="", flush=True)
         if proc.wait() != 0:
@@ -51,12 +56,31 @@ def run_logged(cmd: list[str], log_path: Path, label: str) -> None:
     print()
 
 
-def event_scalars(run_dir: Path) -> dict[str, list[float]]:
+def run_dirs(experiment: str) -> list[Path]:
+    """The run folders of a benchmark run, one per sitting, in launch order (Isaac Lab names them by start time)."""
+    root = SCRATCH / "logs" / "rsl_rl" / experiment
+    return sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else []
+
+
+def last_checkpoint(dirs: list[Path]) -> tuple[int, Path] | None:
+    """The latest ``model_<it>.pt`` over the sittings' run folders (None: there is none)."""
+    found = [(int(m[1]), p) for d in dirs for p in d.glob("model_*.pt") if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]
+    return max(found, default=None)
+
+
+def event_scalars(dirs: list[Path]) -> dict[str, list[float]]:
+    """Each TensorBoard scalar over the sittings' run folders, in iteration order. A resumed sitting starts after its
+    checkpoint's iteration; the iterations a cut-off sitting ran past it are run again, and their values replace the
+    earlier sitting's."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: PLC0415
 
-    acc = EventAccumulator(str(run_dir))
-    acc.Reload()
-    return {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    merged: dict[str, dict[int, float]] = {}
+    for run_dir in dirs:
+        acc = EventAccumulator(str(run_dir))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            merged.setdefault(tag, {}).update({e.step: e.value for e in acc.Scalars(tag)})
+    return {tag: [value for _, value in sorted(steps.items())] for tag, steps in merged.items()}
 
 
 def steps_per_env(run_dir: Path) -> int:
@@ -64,15 +88,16 @@ def steps_per_env(run_dir: Path) -> int:
     return int(re.search(r"^num_steps_per_env: (\d+)", text, re.M)[1])
 
 
-def evaluate_run(task: str, algo: str, run_dir: Path, args: argparse.Namespace, label: str) -> dict:
-    """The learning curve of a finished run: its checkpoints evaluated on fresh envs (another process)."""
-    curve_path = SCRATCH / f"{run_dir.parent.name}.curve.json"
+def evaluate_run(task: str, algo: str, dirs: list[Path], args: argparse.Namespace, label: str) -> dict:
+    """The learning curve of a finished run: its checkpoints (over its sittings' folders) evaluated on fresh envs
+    (another process)."""
+    curve_path = SCRATCH / f"{dirs[0].parent.name}.curve.json"
     eval_cmd = [
         sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
-        "--run_dir", str(run_dir), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
+        "--run_dir", *map(str, dirs), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", args.eval_policy,
     ]  # fmt: skip
-    run_logged(eval_cmd, SCRATCH / f"{run_dir.parent.name}.eval.log", label + " eval")
+    run_logged(eval_cmd, SCRATCH / f"{dirs[0].parent.name}.eval.log", label + " eval")
     evaluation = json.loads(curve_path.read_text())
     curve_path.unlink()
     return evaluation
@@ -82,35 +107,67 @@ def reevaluate(out: Path, args: argparse.Namespace) -> None:
     """Recompute the learning curve of a finished run whose checkpoints are still in the scratch folder."""
     result = json.loads(out.read_text())
     experiment = f"bench_{result['task']}_{result['algo']}_s{result['seed']}{args.tag}".replace("-", "_")
-    run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
     label = f"{result['task']} {result['algo']} seed {result['seed']}"
-    evaluation = evaluate_run(result["task"], result["algo"], run_dir, args, label)
+    evaluation = evaluate_run(result["task"], result["algo"], run_dirs(experiment), args, label)
     transitions = result["num_envs"] * result["num_steps_per_env"]
     result["curve"] = [{**p, "env_steps": (p["iteration"] + 1) * transitions} for p in evaluation["curve"]]
     result["eval_policy"] = args.eval_policy
     out.write_text(json.dumps(result))
 
 
-def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path) -> None:
+def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace, experiment: str) -> list[float]:
+    """Train the run to its last iteration, resuming after the last checkpoint of an earlier sitting of the same run
+    (same command) that was cut off (train.py's resume: at the iteration after the saved one); anything else in its
+    folder is cleared first. Returns each sitting's wall-clock seconds, kept in ``<experiment>.sittings.json`` as it
+    goes (to the last iteration line of a sitting cut off)."""
     label = f"{task} {algo} seed {seed}"
-    experiment = f"bench_{task}_{algo}_s{seed}{args.tag}".replace("-", "_")
-    shutil.rmtree(SCRATCH / "logs" / "rsl_rl" / experiment, ignore_errors=True)  # an interrupted run restarts
     probe_steps = args.steps_per_env or 0
-    iterations = args.env_steps // (args.num_envs * probe_steps) if probe_steps else None
+    iterations = args.env_steps // (args.num_envs * probe_steps) if probe_steps else args.iterations
     train_cmd = [
         sys.executable, str(REPO / "scripts" / "train.py"), "--task", task, "--agent", algo,
         "--num_envs", str(args.num_envs), "--seed", str(seed), "--device", args.device,
-        "--max_iterations", str(iterations or args.iterations), "--update_threads", str(args.update_threads),
+        "--update_threads", str(args.update_threads),
         f"agent.save_interval={args.eval_every}", f"agent.experiment_name={experiment}",
         *(f"agent.num_steps_per_env={args.steps_per_env}",) * bool(args.steps_per_env), *args.overrides,
     ]  # fmt: skip
+    signature = {"command": train_cmd, "iterations": iterations}
+    sittings_path = SCRATCH / f"{experiment}.sittings.json"
+    record = json.loads(sittings_path.read_text()) if sittings_path.exists() else {}
+    resume_from = last_checkpoint(run_dirs(experiment)) if record.get("signature") == signature else None
+    if resume_from is None:  # nothing of this run to resume: start afresh
+        shutil.rmtree(SCRATCH / "logs" / "rsl_rl" / experiment, ignore_errors=True)
+        (SCRATCH / f"{experiment}.train.log").unlink(missing_ok=True)
+        record = {"signature": signature, "walls": []}
+    walls = record["walls"]
+    if resume_from is not None and resume_from[0] >= iterations - 1:  # trained to the end before the evaluation
+        return walls
+    start_iteration = 0 if resume_from is None else resume_from[0] + 1
+    if resume_from is not None:
+        print(f"{label}: resuming from {resume_from[1].name} (sitting {len(walls) + 1})")
+        train_cmd += ["--checkpoint", str(resume_from[1])]
     start = time.time()
-    run_logged(train_cmd, SCRATCH / f"{experiment}.train.log", label)
-    train_wall = time.time() - start
-    run_dir = next((SCRATCH / "logs" / "rsl_rl" / experiment).iterdir())
-    scalars = event_scalars(run_dir)
-    n_steps = steps_per_env(run_dir)
-    evaluation = evaluate_run(task, algo, run_dir, args, label)
+    walls.append(0.0)
+
+    def record_wall() -> None:
+        walls[-1] = time.time() - start
+        sittings_path.write_text(json.dumps(record))
+
+    record_wall()
+    run_logged([*train_cmd, "--max_iterations", str(iterations - start_iteration)],
+               SCRATCH / f"{experiment}.train.log", label, on_iteration=record_wall)  # fmt: skip
+    record_wall()
+    return walls
+
+
+def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path) -> None:
+    label = f"{task} {algo} seed {seed}"
+    experiment = f"bench_{task}_{algo}_s{seed}{args.tag}".replace("-", "_")
+    sittings = train_in_sittings(task, algo, seed, args, experiment)
+    train_wall = sum(sittings)
+    dirs = run_dirs(experiment)
+    scalars = event_scalars(dirs)
+    n_steps = steps_per_env(dirs[0])
+    evaluation = evaluate_run(task, algo, dirs, args, label)
     transitions = args.num_envs * n_steps
     result = {
         "task": task, "algo": algo, "seed": seed, "device": args.device, "num_envs": args.num_envs,
@@ -123,6 +180,7 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
         "train_mean_reward": scalars.get("Train/mean_reward", []),
         "buffer_bytes": evaluation["buffer_bytes_eval_envs"] * args.num_envs // args.eval_envs,
         "train_wall_s": train_wall,
+        "sittings": len(sittings),
         "command": shlex.join(["python", "benchmarks/learning/run_grid.py", *sys.argv[1:]]),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "trust_region": {k.split("/")[-1]: v for k, v in scalars.items() if k.startswith("TruDi/trust_region/")},
@@ -154,8 +212,8 @@ def main() -> int:
     parser.add_argument("--tag", default="", help="Suffix of the result files (separates grids of one task).")
     parser.add_argument("--reevaluate", action="store_true", help="Re-run the evaluation of finished runs.")
     parser.add_argument("--update_threads", type=int, default=1,
-                        help="Torch threads in the update (train.py's default is 2; grids run two runs at a time, "
-                             "one core each, so 1 here)")  # fmt: skip
+                        help="Torch threads in the update (train.py's default follows the free cores; grids run "
+                             "two runs at a time, one core each, so 1 here)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every run, e.g. agent.algorithm.gamma=0.98")
     args = parser.parse_args()
     if (args.env_steps is None) == (args.iterations is None) or (args.env_steps and not args.steps_per_env):

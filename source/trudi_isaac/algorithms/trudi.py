@@ -239,6 +239,8 @@ class TruDi:
         #   _brake_actor_rate): Adam's step has the same size whatever the loss, so the gate alone does not stop a
         #   policy that the primary gradient on the states inside the bound drags past it (benchmarks/NOTES.md)
         self.lr_schedule = lr_schedule
+        # the updates of this training: max_iterations from here (a resumed run's schedule ends with them, see load)
+        self.run_iterations = max_iterations
         self.schedule_iterations = max_iterations
         if lr_schedule == "linear" and not (isinstance(max_iterations, int) and max_iterations >= 1):
             raise ConfigError(f"lr_schedule '{lr_schedule}' needs the run's max_iterations >= 1, got {max_iterations!r}")
@@ -741,10 +743,8 @@ class TruDi:
             self.dual_optimizer.load_state_dict(optimizers["duals"])
             self.learning_rate = float(self.actor_optimizer.param_groups[0]["lr"])
             self.num_updates = int(loaded_dict.get("num_updates", 0))  # older checkpoints: the schedule restarts
-            if self.lr_schedule == "linear" and self.num_updates >= self.schedule_iterations:
-                print(f"[TruDi] warning: the checkpoint's {self.num_updates} updates reach the end of the linear lr "
-                      f"schedule (max_iterations {self.schedule_iterations}): its rates stay 0 from here. Resume "
-                      f"with agent.max_iterations at the run's total, or lr_schedule=constant.")  # fmt: skip
+            if self.run_iterations is not None:  # rsl-rl runs max_iterations more: the schedule ends with them
+                self.schedule_iterations = self.num_updates + self.run_iterations
         if self._graphed_step is not None:  # the graph holds the optimizers' old state tensors: capture anew
             self._graphed_step.reset()
         return bool(load_cfg.get("iteration", False))
