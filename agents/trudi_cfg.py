@@ -303,6 +303,14 @@ class TruDiAlgorithmCfg:
     3x fewer kernels), the first update waits a minute or more for it, and ``cuda_graphs`` captures the compiled
     kernels. Default (ours): False, off until measured on a GPU (benchmarks/NOTES.md, "TruDi's step in fewer kernels
     (2026-12-06; no GPU was lent)")."""
+    use_mixed_precision: bool | None = False
+    """bfloat16 autocast over the forward passes and losses of collection and update, as rsl-rl PPO's field: the
+    networks' matmuls in bfloat16; the chain's state and recursion, log-densities, log π̂, the path KL, the critic's
+    logits and HL-Gauss cross-entropy, returns, duals, normalizers and optimizer steps in float32; composes with
+    torch_compile and cuda_graphs. None: on where the hardware multiplies bfloat16 natively (CUDA compute capability
+    >= 8.0; a CPU with AMX or AVX-512 BF16), float32 elsewhere; one log line says which and why. Default (rsl-rl's):
+    False, until learning parity with float32 is measured on locomotion (benchmarks/NOTES.md, "Mixed precision
+    (2026-12-07)")."""
     policy_ema: float = 0.0
     """Decay of a moving average of the actor's weights, taken once per update and bias-corrected as Adam's moments
     (the initial weights carry no weight), that play, export and evaluation use instead of the last weights; training

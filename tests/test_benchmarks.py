@@ -181,6 +181,26 @@ def test_update_cost_and_multimodal_run(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "entropy_k must be > 0 or 'registered'" in bad.stderr
 
 
+def test_precision_cost_runs_both_precisions_and_tabulates_the_ratios(tmp_path: Path) -> None:
+    """Each algorithm in float32 and mixed precision (rsl-rl's own field for PPO), the ratio against float32, the
+    processor and whether it has native bfloat16; summarize.py puts them in a table."""
+    results = tmp_path / "results"
+    results.mkdir()
+    _run("benchmarks/cost/precision_cost.py", "--num_envs", "8", "--steps", "4", "--rounds", "1", "--algos", "ppo", "trudi",
+         "--out", str(results / "precision_cost.jsonl"))  # fmt: skip
+    record = json.loads((results / "precision_cost.jsonl").read_text())
+    rows = {(r["algo"], r["precision"]): r for r in record["results"]}
+    assert rows.keys() == {(a, p) for a in ("ppo", "trudi") for p in ("float32", "mixed")}
+    assert all(rows[(a, "float32")]["update_ratio"] == 1.0 for a in ("ppo", "trudi"))
+    for algo in ("ppo", "trudi"):
+        mixed = rows[(algo, "mixed")]
+        assert mixed["update_ratio"] == pytest.approx(mixed["update_s_per_iter"] / rows[(algo, "float32")]["update_s_per_iter"])
+    assert isinstance(record["machine"]["native_bf16"], bool) and record["machine"]["processor"]
+    _run("benchmarks/learning/summarize.py", "--results", str(results), "--out", str(tmp_path / "RESULTS.md"))
+    section = (tmp_path / "RESULTS_GRIDS.md").read_text().split("## Mixed precision against float32")[1]
+    assert section.count("| 8 × 4 | 87 / 21 |") == 4
+
+
 def test_two_mode_target_asks_each_seed_for_both_peaks() -> None:
     """Two seeds that each keep a different single peak average to both peaks; the target judges every seed's policy."""
     sys.path.insert(0, str(REPO / "benchmarks"))

@@ -5,7 +5,7 @@
 
 Two algorithms are built from the same seed (identical weights) on a random env of Humanoid's sizes: one with
 ``cuda_graphs=False`` (the masked gate, eagerly), one with ``cuda_graphs=True`` (and ``torch_compile=True`` with
-``--torch_compile``). The graphed one gets a copy of the eager one's rollout; both then update from the same RNG
+``--torch_compile``); both with ``use_mixed_precision=True`` with ``--mixed_precision``. The graphed one gets a copy of the eager one's rollout; both then update from the same RNG
 state. Every parameter must agree within ``--rtol`` relative to its size (the issue's bound for the graphed step:
 1e-5; compiled kernels fuse and round differently). Prints and appends a JSON line; exits 1 on a mismatch.
 """
@@ -29,7 +29,8 @@ def build(args: argparse.Namespace, algo: str, cuda_graphs: bool, torch_compile:
     torch.manual_seed(0)
     env = RandomEnv(args.num_envs, args.obs, args.actions, args.device)
     cfg = agent_cfg(args.task, algo, args.device, args.agent_cfgs) | {"num_steps_per_env": args.steps}
-    cfg["algorithm"] |= {"cuda_graphs": cuda_graphs, "torch_compile": torch_compile, "gate_form": "masked"}
+    cfg["algorithm"] |= {"cuda_graphs": cuda_graphs, "torch_compile": torch_compile, "gate_form": "masked",
+                         "use_mixed_precision": args.mixed_precision}  # fmt: skip
     runner = OnPolicyRunner(env, cfg, log_dir=None, device=args.device)
     runner.alg.train_mode()
     return env, runner.alg
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--rtol", type=float, default=1e-5)
     parser.add_argument("--torch_compile", action="store_true", help="The graphed algorithm also with torch_compile.")
+    parser.add_argument("--mixed_precision", action="store_true", help="Both with algorithm.use_mixed_precision=True.")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("cuda_graph_check: no CUDA device here; this check runs on a GPU machine", file=sys.stderr)

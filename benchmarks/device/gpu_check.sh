@@ -10,9 +10,11 @@
 # 1. graphed vs eager equivalence after one update (parameters within 1e-5 relative) -> results/cuda_graph_check.jsonl
 # 2. update_cost.py for ppo, reppo, trudi, eager and graphed, 4096 envs x 32 steps, Humanoid's sizes, default
 #    minibatch size, kernel and graph launches counted                              -> results/update_cost.jsonl
-# 3. the same with torch_compile (graphed+compiled): its equivalence (1e-4: fused kernels round differently), its cost
-# 4. update_cost.py eager and graphed at Ant's sizes
-# 5. a short TorchCartpole torch_grid.py run of TruDi, graphed                      -> results/TorchCartpole/
+# 3. precision_cost.py: ppo, reppo, trudi in float32 and mixed precision (bf16 autocast), 4096 x 32, Humanoid's
+#    sizes, eager (-> results/precision_cost.jsonl); graphed vs eager under mixed precision (1e-4); its cost
+# 4. the same with torch_compile (graphed+compiled): its equivalence (1e-4: fused kernels round differently), its cost
+# 5. update_cost.py eager and graphed at Ant's sizes
+# 6. a short TorchCartpole torch_grid.py run of TruDi, graphed                      -> results/TorchCartpole/
 # Each record is labelled with the bundle's commit and the mode. Results also go to $OUT when it is set (the device
 # tool brings back what is under $OUT), after every step: a run cut short still returns what it measured.
 set -uo pipefail
@@ -31,7 +33,7 @@ deadline=$((SECONDS + 470))
 save() {  # copy the results so far to $OUT (the device tool brings back what is there)
     [ -n "${OUT:-}" ] || return 0
     mkdir -p "$OUT/results"
-    cp $results/cuda_graph_check.jsonl $results/update_cost.jsonl "$OUT/results/" 2>/dev/null
+    cp $results/cuda_graph_check.jsonl $results/update_cost.jsonl $results/precision_cost.jsonl "$OUT/results/" 2>/dev/null
     cp -r $results/TorchCartpole "$OUT/results/" 2>/dev/null
     return 0
 }
@@ -53,6 +55,12 @@ ant=(--task Isaac-Ant --obs 60 --actions 8)
 step 60 "${check[@]}" --label "$commit graphed"
 step 90 "${cost[@]}" "${humanoid[@]}" --algos ppo reppo trudi --label "$commit eager"
 step 60 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed"
+step 90 python benchmarks/cost/precision_cost.py --device cuda --num_envs 4096 --steps 32 --rounds 2 --agent_cfgs "$cfgs" \
+    "${humanoid[@]}" --label "$commit eager" --out $results/precision_cost.jsonl
+# (bf16 rounding can turn a float32 reordering difference into one bf16 ulp, 2^-8, at an element: 1e-4 of the norm)
+step 60 "${check[@]}" --mixed_precision --rtol 1e-4 --label "$commit graphed mixed"
+step 45 "${cost[@]}" "${humanoid[@]}" --algos trudi --cuda_graphs --label "$commit graphed mixed" \
+    algorithm.use_mixed_precision=true
 # (at the next step's env count: its compilation is then in Inductor's cache)
 step 150 "${check[@]}" --torch_compile --rtol 1e-4 --num_envs 4096 --label "$commit graphed+compiled"
 step 120 "${cost[@]}" "${humanoid[@]}" --algos reppo trudi --cuda_graphs --label "$commit graphed+compiled" \

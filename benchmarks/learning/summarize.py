@@ -407,6 +407,31 @@ def compile_section(results: Path) -> list[str]:
     return lines
 
 
+def precision_cost_section(results: Path) -> list[str]:
+    """``precision_cost.py`` records: each algorithm's collection and update under mixed precision against float32."""
+    records = read_jsonl(results / "precision_cost.jsonl")
+    if not records:
+        return []
+    lines = ["## Mixed precision against float32 (batched torch env)", "",
+             "| code | processor | native bf16 | envs × steps | obs / actions | algo | precision | collection s/it | update s/it "
+             "| update / float32 | collection / float32 |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for record in records:
+        c, machine = record["config"], record["machine"]
+        for r in record["results"]:
+            lines.append(
+                f"| {c.get('label') or '–'} | {machine['processor']} | {'yes' if machine['native_bf16'] else 'no'} "
+                f"| {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} | {r['precision']} "
+                f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {r['update_ratio']:.2f}× "
+                f"| {r['collect_ratio']:.2f}× |"
+            )
+    lines += ["", "Command: `python benchmarks/cost/precision_cost.py --num_envs N --steps T --obs O --actions A --rounds 3 --label L"
+              " --out benchmarks/results/precision_cost.jsonl` (`algorithm.use_mixed_precision` False and True in alternation,"
+              " medians over the rounds, one process: each ratio is measured on one machine at one time). Without native"
+              " bfloat16 the CPU converts bfloat16 matmuls to float32: `use_mixed_precision=None` then keeps float32.", ""]  # fmt: skip
+    return lines
+
+
 def side_by_side_section(results: Path) -> list[str]:
     """``side_by_side.py`` records: each run's update and collection beside another training, against alone."""
     records = read_jsonl(results / "side_by_side.jsonl")
@@ -701,7 +726,8 @@ def main() -> int:
         lines += table(grid, grids[grid]) + [f"![]({args.results.name}/{curve_png}) ![]({args.results.name}/{cost_png})", ""]
     lines += targets_section(grids) + final_policies_section(args.results, grids)
     lines += ablation_section(args.results, grids) + update_size_section(grids)
-    lines += multimodal_section(args.results) + update_cost_section(args.results) + side_by_side_section(args.results)
+    lines += multimodal_section(args.results) + update_cost_section(args.results) + precision_cost_section(args.results)
+    lines += side_by_side_section(args.results)
     lines += step_kernels_section(args.results) + compile_section(args.results)
     args.out.write_text("\n".join(headline))
     grids_out.write_text("\n".join(lines))

@@ -34,6 +34,7 @@ from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectorySt
 from trudi_isaac.utils.compile_cache import key_compile_caches_by_cpu_vec_isa
 from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, ConfigError, check_known_keys, check_section
 from trudi_isaac.utils.cuda_graph import GraphedCall, check_cuda_graphs
+from trudi_isaac.utils.precision import mixed_precision, resolve_mixed_precision
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 STEP_STATS = (
@@ -139,6 +140,7 @@ class TruDi:
         gate_form: str = "auto",
         cuda_graphs: bool = False,
         torch_compile: bool = False,
+        use_mixed_precision: bool | None = False,
         policy_ema: float = 0.0,
         lr_schedule: str = "constant",
         lr_schedule_networks: str = "actor_and_critic",
@@ -178,6 +180,13 @@ class TruDi:
         self.entropy_target = torch.tensor(-entropy_target_k * actor.action_dim, device=device)
 
         on_cuda = torch.device(device).type == "cuda"
+        # bfloat16 autocast over the forward passes and losses of collection and update (rsl-rl PPO's
+        # use_mixed_precision); float32 islands: the chain's state and recursion, log-densities, log π̂ and the path
+        # KL (the actor's outputs are cast back: DenoisingControl, GaussianActor), the critic's logits with its
+        # softmax, log-softmax and HL-Gauss terms, the aux loss; returns, duals, normalizers, backward, clipping and
+        # optimizer steps run outside the autocast regions; parameters stay float32
+        self.use_mixed_precision = resolve_mixed_precision(use_mixed_precision, device)
+        self._autocast = functools.partial(mixed_precision, device, self.use_mixed_precision)
         # masked gate on CUDA (static shapes, no host sync), split gate elsewhere (less work: FLOPs are the cost)
         self.masked_gate = gate_form == "masked" or (gate_form == "auto" and on_cuda)
         self.is_multi_gpu = multi_gpu_cfg is not None
@@ -300,7 +309,8 @@ class TruDi:
         """Sample one chain per env; in train mode record it (and the raw inputs' statistics) in the buffer."""
         actor_raw, critic_raw = self.actor.select_obs(obs), self._critic_input(obs)
         actor_in = self.actor.obs_normalizer(actor_raw)  # [E, Oa]  statistics frozen during the rollout
-        sample = self._sample(actor_in)
+        with self._autocast():
+            sample = self._sample(actor_in)
         if self.recording:
             if not self.storage.is_full:
                 self.actor.obs_normalizer.accumulate(actor_raw)
@@ -365,7 +375,8 @@ class TruDi:
         rewards = st.rewards / scale  # [T, E]
         if self.alpha_units == "raw":
             self._alpha_unit.fill_(1.0 / scale)
-        q = self._per_step(self.critic.q_value)  # [T+1, E]
+        with self._autocast():
+            q = self._per_step(self.critic.q_value)  # [T+1, E]  (float32: the critic's logits are)
         logp, alpha = st.log_probs, self.duals.alpha * self._alpha_unit
         trunc, not_term = st.truncated, (~st.terminated).float()  # [T, E]
         next_q = torch.where(trunc, q[:-1], q[1:])  # [T, E]
@@ -499,21 +510,23 @@ class TruDi:
             next_features = self._rollout_features.flatten(0, 1)[self._idx + self.storage.num_envs]  # [B, F]
         # Critic: cross-entropy to HL-Gauss(G_t) + self-predictive auxiliary loss (no target networks)
         with record_function("trudi/critic"):
-            critic_loss, aux_loss = self._critic_losses(
-                batch.critic_obs,
-                batch.actions,
-                batch.returns,
-                batch.next_critic_obs,
-                batch.next_actions,
-                batch.critic_mask,
-                batch.next_mask,
-                next_features,
-            )
+            with self._autocast():
+                critic_loss, aux_loss = self._critic_losses(
+                    batch.critic_obs,
+                    batch.actions,
+                    batch.returns,
+                    batch.next_critic_obs,
+                    batch.next_actions,
+                    batch.critic_mask,
+                    batch.next_mask,
+                    next_features,
+                )
             self._step(self.critic_optimizer, self.critic, critic_loss + self.aux_loss_coef * aux_loss)
 
         # Actor: L_actor = mean_s [ 1{c(s) < ε} primary(s) + 1{c(s) ≥ ε} β c(s) ]  (see actor_loss)
         alpha = self.duals.alpha.detach() * self._alpha_unit
-        actor_step = self.actor_loss(batch, alpha, self.duals.beta.detach(), self._noise)
+        with self._autocast():
+            actor_step = self.actor_loss(batch, alpha, self.duals.beta.detach(), self._noise)
         if self.lr_schedule == "adaptive":
             self._brake_actor_rate(actor_step.kl.mean())
         with record_function("trudi/actor_backward"):
@@ -529,7 +542,8 @@ class TruDi:
             with torch.no_grad():
                 torch.maximum(self.duals.log_beta, self._min_log_beta, out=self.duals.log_beta)
 
-        eta_only_kl = self._eta_only_kl(batch.actor_obs, batch.old_var)
+        with self._autocast():
+            eta_only_kl = self._eta_only_kl(batch.actor_obs, batch.old_var)
         step_stats = (
             critic_loss,
             aux_loss,

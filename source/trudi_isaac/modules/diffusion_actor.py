@@ -86,8 +86,9 @@ class DenoisingControl(nn.Module):
         return self.obs_proj(obs)
 
     def forward(self, obs_features: torch.Tensor, x: torch.Tensor, time_features: torch.Tensor) -> torch.Tensor:
-        """f_θ from ``obs_features [..., H]``, ``x [..., A]`` and ``time_features [..., H]`` (broadcasting)."""
-        f = self.tail(obs_features + self.x_proj(x) + time_features)
+        """f_θ from ``obs_features [..., H]``, ``x [..., A]`` and ``time_features [..., H]`` (broadcasting), in x's
+        dtype: under mixed precision the network runs in bfloat16 and the chain's recursion stays float32."""
+        f = self.tail(obs_features + self.x_proj(x) + time_features).to(x.dtype)
         # clamp's values; its backward is one kernel (clamp's is five) and passes no gradient at exactly ±clip
         return nn.functional.hardtanh(f, -self.output_clip, self.output_clip)
 

@@ -74,7 +74,7 @@ class GaussianActor(ChainPolicy):
 
     def mean_and_std(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """μ(s) ``[B, A]`` and σ = exp(log σ̃) + σ_min: ``[B, A]`` (state-dependent) or ``[A]``."""
-        out = self.mean_net(obs)  # [B, A] or [B, 2A]
+        out = self.mean_net(obs).to(obs.dtype)  # [B, A] or [B, 2A]  (float32 under mixed precision: x_1, log σ)
         if self.log_std is not None:
             return out, self._std(self.log_std)
         return out[:, : self.action_dim], self._std(out[:, self.action_dim :])

@@ -32,9 +32,18 @@ MIN_MASK_COUNT = 1.0
 #: Scalar the critic's output distribution encodes at initialisation (TRUDI.md: "initial Q is 0").
 INITIAL_Q_VALUE = 0.0
 
+class RMSNorm(nn.RMSNorm):
+    """``nn.RMSNorm`` with its weight in the input's dtype: under mixed precision (bfloat16 input, float32 weight)
+    torch's fused kernel needs both in one dtype, and falls back to a slower composite with a warning otherwise."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = None if self.weight is None else self.weight.to(x.dtype)
+        return nn.functional.rms_norm(x, self.normalized_shape, weight, self.eps)
+
+
 def _mlp_block(in_dim: int, out_dim: int, activation: str) -> nn.Sequential:
     """Linear -> RMSNorm -> activation (one layer of the authors' critic MLPs)."""
-    return nn.Sequential(nn.Linear(in_dim, out_dim), nn.RMSNorm(out_dim), resolve_nn_activation(activation))
+    return nn.Sequential(nn.Linear(in_dim, out_dim), RMSNorm(out_dim), resolve_nn_activation(activation))
 
 
 def _hidden_stack(in_dim: int, hidden_dim: int, num_blocks: int, activation: str) -> tuple[nn.Sequential, int]:
@@ -131,8 +140,9 @@ class DistributionalQCritic(nn.Module):
         return self.encoder(x)  # [B, F]
 
     def logits_from_features(self, features: Tensor) -> Tensor:
-        """Atom logits from features [B, F] -> [B, num_atoms]."""
-        return self.head(features)
+        """Atom logits from features [B, F] -> [B, num_atoms], in the atoms' dtype: under mixed precision the head
+        runs in bfloat16 and the softmax, log-softmax and HL-Gauss terms that use the logits stay float32."""
+        return self.head(features).to(self.hl_gauss.atoms.dtype)
 
     def logits(self, obs: Tensor, actions: Tensor) -> Tensor:
         """Atom logits of Q(s, a): -> [B, num_atoms]."""
@@ -194,6 +204,6 @@ class DistributionalQCritic(nn.Module):
             next_feats = self.features(next_obs, next_actions) if next_features is None else next_features  # [B, F]
             next_feats = torch.where(next_valid.unsqueeze(-1), next_feats, torch.zeros_like(next_feats))  # [B, F]
         pred = self.predict_next_features(feats)  # [B, F]
-        sq_err = (pred - next_feats).pow(2).mean(-1)  # [B]
+        sq_err = (pred.to(obs.dtype) - next_feats.to(obs.dtype)).pow(2).mean(-1)  # [B]  (float32 under mixed precision)
         aux_loss = (sq_err * next_weight).sum() / next_weight.sum().clamp_min(MIN_MASK_COUNT)
         return critic_loss, aux_loss

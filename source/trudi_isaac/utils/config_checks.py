@@ -42,6 +42,7 @@ POSITIVE_INT_OR_NONE: Rule = (lambda v: v is None or (_is_int(v) and v >= 1), "N
 AT_LEAST_TWO: Rule = (lambda v: _is_int(v) and v >= 2, "an integer >= 2")
 FINITE: Rule = (_is_real, "a finite number")
 BOOL: Rule = (lambda v: isinstance(v, bool), "True or False")
+BOOL_OR_NONE: Rule = (lambda v: v is None or isinstance(v, bool), "True, False or None")
 HIDDEN_DIMS: Rule = (
     lambda v: isinstance(v, (list, tuple)) and len(v) >= 1 and all(_is_int(d) and d >= 1 for d in v),
     "a non-empty list of integers >= 1",
@@ -126,6 +127,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "aux_target": one_of("minibatch", "rollout"),
     "cuda_graphs": BOOL,
     "torch_compile": BOOL,
+    "use_mixed_precision": BOOL_OR_NONE,
     "policy_ema": AVERAGING_DECAY,
     "lr_schedule": one_of("constant", "linear", "adaptive"),
     "lr_schedule_networks": one_of("actor_and_critic", "actor", "critic"),
