@@ -16,6 +16,7 @@ import json
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import matplotlib
@@ -56,6 +57,25 @@ def load_runs(results: Path) -> dict[tuple[str, str], list[dict]]:
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file; none if it does not exist."""
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def table_head(title: str, columns: list[str], intro: list[str] | None = None) -> list[str]:
+    """A section's title, its intro lines and the head of its markdown table."""
+    return [f"## {title}", "", *(intro or []), *([""] if intro else []), "| " + " | ".join(columns) + " |",
+            "|" + "---|" * len(columns)]  # fmt: skip
+
+
+def record_results(records: list[dict]) -> Iterator[tuple[dict, dict, dict]]:
+    """``(record, its config, one of its results)`` over the records of a cost measurement."""
+    for record in records:
+        for result in record["results"]:
+            yield record, record["config"], result
+
+
+def commands_list(commands: Iterable[str]) -> list[str]:
+    """The distinct ``commands``, in order, as a list under "Command:" (or "Commands:")."""
+    distinct = list(dict.fromkeys(commands))
+    return ["Commands:" if len(distinct) > 1 else "Command:", "", *(f"- `{c}`" for c in distinct), ""]
 
 
 def algo_rank(algo: str) -> int:
@@ -104,11 +124,9 @@ def table(grid: str, by_algo: dict[str, list[dict]]) -> list[str]:
             f"| {statistics.mean(r['buffer_bytes'] for r in rs) / 2**20:.1f} |"
         )
     first = next(iter(by_algo.values()))[0]
-    commands = dict.fromkeys(r["command"] for rs in by_algo.values() for r in rs)  # distinct, in order
     lines += ["", f"{first['num_envs']} envs × {first['num_steps_per_env']} steps per iteration on `{first['device']}`"
-              f" ({first['machine']['cpus']} CPUs, {first['machine']['platform']}, Python {first['machine']['python']}).",
-              "Commands:" if len(commands) > 1 else "Command:", "", *(f"- `{c}`" for c in commands), ""]  # fmt: skip
-    return lines
+              f" ({first['machine']['cpus']} CPUs, {first['machine']['platform']}, Python {first['machine']['python']})."]  # fmt: skip
+    return lines + commands_list(r["command"] for rs in by_algo.values() for r in rs)
 
 
 def train_seconds_at(run: dict, iteration: int) -> float:
@@ -217,24 +235,21 @@ def update_cost_section(results: Path) -> list[str]:
     records = read_jsonl(results / "update_cost.jsonl")
     if not records:
         return []
-    lines = ["## Cost on a batched torch env (no simulator)", "",
-             "| code | device | envs × steps | obs / actions | algo | collection s/it | policy µs per env step | update s/it "
-             "| buffer B per transition | kernel launches | host reads | matmul ms | ops per env step | ops per minibatch step |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for record in records:
-        c = record["config"]
-        for r in record["results"]:
-            per_transition = r["buffer_bytes_per_transition"]
-            prof = r.get("profile")
-            profiled = (f"{prof['kernel_launches']:,} | {prof['host_reads']:,} "
-                        f"| {sum(prof['top_self_ms'].get(op, 0.0) for op in GEMM_OPS):.0f}") if prof else "– | – | –"  # fmt: skip
-            ops = r.get("ops")
-            counted = f"{ops['per_env_step']:.0f} | {ops['per_minibatch_step']:.0f}" if ops else "– | –"
-            lines.append(
-                f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
-                f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
-                f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} | {counted} |"
-            )
+    lines = table_head("Cost on a batched torch env (no simulator)", [
+        "code", "device", "envs × steps", "obs / actions", "algo", "collection s/it", "policy µs per env step", "update s/it",
+        "buffer B per transition", "kernel launches", "host reads", "matmul ms", "ops per env step", "ops per minibatch step"])  # fmt: skip
+    for _, c, r in record_results(records):
+        per_transition = r["buffer_bytes_per_transition"]
+        prof = r.get("profile")
+        profiled = (f"{prof['kernel_launches']:,} | {prof['host_reads']:,} "
+                    f"| {sum(prof['top_self_ms'].get(op, 0.0) for op in GEMM_OPS):.0f}") if prof else "– | – | –"  # fmt: skip
+        ops = r.get("ops")
+        counted = f"{ops['per_env_step']:.0f} | {ops['per_minibatch_step']:.0f}" if ops else "– | –"
+        lines.append(
+            f"| {c.get('label') or '–'} | {c['device']} | {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} "
+            f"| {r['collect_s_per_iter']:.3f} | {r['policy_us_per_env_step']:.1f} | {r['update_s_per_iter']:.3f} "
+            f"| {f'{per_transition:.0f}' if per_transition else '–'} | {profiled} | {counted} |"
+        )
     lines += ["", "Command: `python benchmarks/cost/update_cost.py --num_envs N --steps T --label L --out benchmarks/results/update_cost.jsonl`"
               " (best of 3 iterations after a warm-up). On the GPU machine (no Isaac Lab): `PYTHONPATH=source:benchmarks/.device/site"
               " python benchmarks/cost/update_cost.py --device cuda --agent_cfgs benchmarks/.device/agent_cfgs.json ...`"
@@ -385,8 +400,7 @@ def final_policies_section(results: Path, grids: dict[str, dict[str, list[dict]]
                for p in ("deterministic", "ode_from_prior", "stochastic")]  # fmt: skip
         seeds = len(set().union(*(by_seed.keys() for by_seed in by_policy.values())))
         lines.append(f"| {task} | {algo} | {seeds} | " + " | ".join(row) + " |")
-    commands = dict.fromkeys(r["command"] for r in records)
-    return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
+    return lines + ["", *commands_list(r["command"] for r in records)]
 
 
 def compile_section(results: Path) -> list[str]:
@@ -412,19 +426,17 @@ def precision_cost_section(results: Path) -> list[str]:
     records = read_jsonl(results / "precision_cost.jsonl")
     if not records:
         return []
-    lines = ["## Mixed precision against float32 (batched torch env)", "",
-             "| code | processor | native bf16 | envs × steps | obs / actions | algo | precision | collection s/it | update s/it "
-             "| update / float32 | collection / float32 |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for record in records:
-        c, machine = record["config"], record["machine"]
-        for r in record["results"]:
-            lines.append(
-                f"| {c.get('label') or '–'} | {machine['processor']} | {'yes' if machine['native_bf16'] else 'no'} "
-                f"| {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} | {r['precision']} "
-                f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {r['update_ratio']:.2f}× "
-                f"| {r['collect_ratio']:.2f}× |"
-            )
+    lines = table_head("Mixed precision against float32 (batched torch env)", [
+        "code", "processor", "native bf16", "envs × steps", "obs / actions", "algo", "precision", "collection s/it",
+        "update s/it", "update / float32", "collection / float32"])  # fmt: skip
+    for record, c, r in record_results(records):
+        machine = record["machine"]
+        lines.append(
+            f"| {c.get('label') or '–'} | {machine['processor']} | {'yes' if machine['native_bf16'] else 'no'} "
+            f"| {c['num_envs']} × {c['steps']} | {c['obs']} / {c['actions']} | {r['algo']} | {r['precision']} "
+            f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {r['update_ratio']:.2f}× "
+            f"| {r['collect_ratio']:.2f}× |"
+        )
     lines += ["", "Command: `python benchmarks/cost/precision_cost.py --num_envs N --steps T --obs O --actions A --rounds 3 --label L"
               " --out benchmarks/results/precision_cost.jsonl` (`algorithm.use_mixed_precision` False and True in alternation,"
               " medians over the rounds, one process: each ratio is measured on one machine at one time). Without native"
@@ -437,26 +449,22 @@ def side_by_side_section(results: Path) -> list[str]:
     records = read_jsonl(results / "side_by_side.jsonl")
     if not records:
         return []
-    lines = ["## Two trainings on one machine", "",
-             "Each algorithm's `scripts/train.py` run alone, then beside a second run started with it (the faster run given",
+    intro = ["Each algorithm's `scripts/train.py` run alone, then beside a second run started with it (the faster run given",
              "more iterations, so that both train for as long); medians over the iterations after the first, and beside",
              "another run over those that ran entirely while it trained. `threads`: the update's torch threads `train.py`",
-             "reported (alone → beside).", "",
-             "| setting | task | pair | algo | update alone s | update beside s | update slowdown | collection alone s "
-             "| collection beside s | collection slowdown | threads |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
-    for record in records:
-        c = record["config"]
-        for r in record["results"]:
-            threads = f"{r['alone']['update_threads'] or '–'} → {r['paired']['update_threads'] or '–'}"
-            lines.append(
-                f"| {c['label'] or '–'} | {c['task']} ({c['num_envs']} envs) | {r['pair']} | {r['algo']} "
-                f"| {r['alone']['update_s']:.2f} | {r['paired']['update_s']:.2f} | {r['update_slowdown']:.2f}x "
-                f"| {r['alone']['collection_s']:.2f} | {r['paired']['collection_s']:.2f} | {r['collection_slowdown']:.2f}x "
-                f"| {threads} |"
-            )
-    commands = dict.fromkeys(r["config"]["command"] for r in records)
-    return lines + ["", "Commands:", "", *(f"- `{c}`" for c in commands), ""]
+             "reported (alone → beside)."]  # fmt: skip
+    lines = table_head("Two trainings on one machine", [
+        "setting", "task", "pair", "algo", "update alone s", "update beside s", "update slowdown", "collection alone s",
+        "collection beside s", "collection slowdown", "threads"], intro)  # fmt: skip
+    for _, c, r in record_results(records):
+        threads = f"{r['alone']['update_threads'] or '–'} → {r['paired']['update_threads'] or '–'}"
+        lines.append(
+            f"| {c['label'] or '–'} | {c['task']} ({c['num_envs']} envs) | {r['pair']} | {r['algo']} "
+            f"| {r['alone']['update_s']:.2f} | {r['paired']['update_s']:.2f} | {r['update_slowdown']:.2f}x "
+            f"| {r['alone']['collection_s']:.2f} | {r['paired']['collection_s']:.2f} | {r['collection_slowdown']:.2f}x "
+            f"| {threads} |"
+        )
+    return lines + ["", *commands_list(r["config"]["command"] for r in records)]
 
 
 def step_kernels_section(results: Path) -> list[str]:
