@@ -120,10 +120,35 @@ def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     # TruDi's areas per env step (trapezoids over 300 steps): 600/300 and 500/300; mean at 200/300/400 steps: 2, 1.5, 4
     # against PPO's 1, 2, 3; episodes of 10 and 20 steps; TruDi's ended by time-out in 25 % and 50 % (PPO's: not
     # recorded); 4 iterations x 30 s of training
-    assert rows["trudi"].startswith("| Task | 16 | trudi | 2 | 400 | 4.00 ± 0.00 | 1.83 ± 0.24 | 2/3 | 15 | 38% | 2.0 |")
-    assert rows["ppo"].startswith("| Task | 16 | ppo | 2 | 400 | 3.00 ± 0.00 | 1.50 ± 0.00 | – | 15 | – | 2.0 |")
+    # PPO's final is 3: TruDi's seeds first reach it at their last checkpoint, 4 iterations x 30 s; PPO's too. Against
+    # PPO, TruDi's final 4 ± 0 is ahead of 3 ± 0; its area 1.83 ± 0.24 is 0.33 over PPO's 1.50 ± 0, beyond the spread
+    assert rows["trudi"].startswith("| Task | 16 | trudi | 2 | 400 | 4.00 ± 0.00 | 1.83 ± 0.24 | 2/3 | 15 | 38% | 2.0 | 2.0 "
+                                    "| PPO: ahead / ahead |")  # fmt: skip
+    assert rows["ppo"].startswith("| Task | 16 | ppo | 2 | 400 | 3.00 ± 0.00 | 1.50 ± 0.00 | – | 15 | – | 2.0 | 2.0 | – |")
     assert "| reppo | 0 | – | not run yet |" in rows["reppo"] and "`Task/reppo_s?.json`" in rows["reppo"]
     assert lines[-2] == "![](results/headline.png)" and (tmp_path / "results" / "headline.png").is_file()
+
+
+def test_headline_verdict_and_time_to_ppos_final() -> None:
+    """On par within the larger sd of the two, ahead or behind past it, no verdict from one seed; the minutes to a
+    return count the seeds that reach it."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from learning.summarize import compare, time_to_target, verdict  # noqa: PLC0415
+
+    assert compare([10.0, 12.0], [10.5, 10.5]) == "on par"  # +0.5 within sd 1.41
+    assert compare([14.0, 16.0], [10.0, 10.0]) == "ahead" and compare([6.0, 8.0], [10.0, 12.0]) == "behind"
+    assert compare([14.0], [10.0, 11.0]) == "–"
+
+    def run(returns: list[float]) -> dict:  # 60 s of training per iteration
+        return {"curve": [{"iteration": i, "return": r, "env_steps": 100 * (i + 1)} for i, r in enumerate(returns)],
+                "collection_time_per_iter": [40.0] * len(returns), "update_time_per_iter": [20.0] * len(returns)}  # fmt: skip
+
+    assert time_to_target([run([0, 5, 9]), run([0, 9, 9])], 8.0) == "2.5"  # iterations 2 and 1: 3 and 2 minutes
+    assert time_to_target([run([0, 5, 9]), run([0, 1, 2])], 8.0) == "3.0 (1/2 seeds)"
+    assert time_to_target([run([0, 1])], 8.0) == "not reached"
+    ran = {"ppo": [run([0, 5]), run([0, 6])], "reppo": [run([0, 9]), run([0, 10])], "trudi": [run([0, 9]), run([0, 10])]}
+    assert verdict("trudi", ran) == "PPO: ahead / ahead; REPPO: on par / on par"
+    assert verdict("reppo", ran) == "PPO: ahead / ahead" and verdict("ppo", ran) == "–"
 
 
 def test_update_size_section_sets_path_kl_beside_action_kl() -> None:

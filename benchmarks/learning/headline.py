@@ -49,6 +49,17 @@ HEADLINE: tuple[HeadlineSetting, ...] = (
         "trudi": ("Isaac-Ant/trudi_s?_3M_lr_linear.json",),
         "reppo": ("Isaac-Ant/reppo_s?_3M_reppo_recipe.json",),
     }),
+    HeadlineSetting("Isaac-Humanoid", 4096, {
+        "ppo": ("Isaac-Humanoid/ppo_s?_envs4096.json",),
+        "trudi": ("Isaac-Humanoid/trudi_s?_envs4096.json",),
+        "reppo": ("Isaac-Humanoid/reppo_s?_envs4096.json",),
+    }),
+    HeadlineSetting("Isaac-Humanoid", 256, {
+        "ppo": ("Isaac-Humanoid/ppo_s?_3M.json",),
+        "trudi": ("Isaac-Humanoid/trudi_s?_3M.json",),
+        "reppo": ("Isaac-Humanoid/reppo_s?_3M.json",),
+    }),
 )  # fmt: skip
-"""Isaac-Humanoid has no row until PPO, REPPO and TruDi grids ran on the humanoid stand-in that stands: the earlier
-runs, in ``results/Isaac-Humanoid/fell_through_ground/``, trained a body falling through the ground plane."""
+"""Isaac-Humanoid's rows name runs on the humanoid stand-in that stands (the earlier runs, in
+``results/Isaac-Humanoid/fell_through_ground/``, trained a body falling through the ground plane): 256 envs to 3M env
+steps (``--iterations 367 --num_envs 256 --eval_every 25 --tag _3M``), and 4096 envs (``--tag _envs4096``)."""

@@ -650,6 +650,47 @@ def ablation_plot(task: str, budget: int, runs: dict[str, list[dict]], reference
     return name
 
 
+def minutes_to_reach(run: dict, target: float) -> float | None:
+    """Training minutes (collection + update) until the run's first checkpoint at or above ``target`` (None: never)."""
+    first = next((p for p in run["curve"] if p["return"] >= target), None)
+    return None if first is None else train_seconds_at(run, first["iteration"]) / 60
+
+
+def time_to_target(runs: list[dict], target: float) -> str:
+    """A table cell: mean training minutes to reach ``target`` over the runs that reach it (with their count where
+    some do not), or "not reached"."""
+    reached = [m for m in (minutes_to_reach(r, target) for r in runs) if m is not None]
+    if not reached:
+        return "not reached"
+    return f"{statistics.mean(reached):.1f}" + ("" if len(reached) == len(runs) else f" ({len(reached)}/{len(runs)} seeds)")
+
+
+def compare(values: list[float], others: list[float]) -> str:
+    """"ahead", "on par" or "behind": the mean of ``values`` against that of ``others``, on par within the seeds'
+    spread (the larger of the two standard deviations); "–" with fewer than 2 seeds on either side."""
+    if len(values) < 2 or len(others) < 2:
+        return "–"
+    spread = max(statistics.stdev(values), statistics.stdev(others))
+    difference = statistics.mean(values) - statistics.mean(others)
+    return "ahead" if difference > spread else "behind" if difference < -spread else "on par"
+
+
+VERDICT_AGAINST = {"trudi": ("ppo", "reppo"), "reppo": ("ppo",)}
+"""Whom each algorithm's headline row is judged against."""
+
+
+def verdict(algo: str, ran: dict[str, list[dict]]) -> str:
+    """A headline cell: against each algorithm of ``VERDICT_AGAINST`` that ran, final return / mean over the curve,
+    e.g. "PPO: ahead / on par; REPPO: behind / behind"."""
+    parts = []
+    for other in VERDICT_AGAINST.get(algo, ()):
+        if ran.get(other):
+            finals = compare([r["curve"][-1]["return"] for r in ran[algo]], [r["curve"][-1]["return"] for r in ran[other]])
+            curves = compare([area_under_curve(r) for r in ran[algo]], [area_under_curve(r) for r in ran[other]])
+            parts.append(f"{other.upper()}: {finals} / {curves}")
+    return "; ".join(parts) or "–"
+
+
 def headline_runs(results: Path, patterns: tuple[str, ...]) -> list[dict]:
     """The runs a headline entry names: its globs under ``results``, in order."""
     return [json.loads(p.read_text()) for pattern in patterns for p in sorted(results.glob(pattern))]
@@ -663,10 +704,13 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
              "names the runs; their commands are under their grids' tables in RESULTS_GRIDS.md). Deterministic return, mean",
              "± sd over seeds; `mean over the curve`: the area under the return-vs-env-steps curve per env step;",
              "`≥ PPO from 50 %`: the checkpoints from half the budget at which the mean is at or above PPO's (interpolated);",
-             "`train min`: minutes of training per run (collection + update) on the machine and load it ran under.", "",
+             "`train min`: minutes of training per run (collection + update) on the machine and load it ran under;",
+             "`min to PPO's final`: training minutes until a run's first checkpoint at or above PPO's mean final return",
+             "(mean over the seeds that reach it); `verdict`: final return / mean over the curve against each baseline,",
+             "ahead or behind where the means differ by more than the seeds' spread (the larger sd), on par within it.", "",
              "| task | envs | algo | seeds | env steps | final det. return | mean over the curve | ≥ PPO from 50 % "
-             "| final episode length | ended by time-out | train min | runs |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| final episode length | ended by time-out | train min | min to PPO's final | verdict | runs |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     panels: list[tuple[HeadlineSetting, dict[str, list[dict]]]] = []
     for setting in settings:
         by_algo = {algo: headline_runs(results, patterns) for algo, patterns in setting.runs.items()}
@@ -677,15 +721,16 @@ def headline_section(results: Path, settings: tuple[HeadlineSetting, ...] = HEAD
             head, names = f"| {setting.task} | {setting.num_envs} | {algo} |", ", ".join(f"`{p}`" for p in setting.runs[algo])
             rs = ran.get(algo)
             if not rs:
-                lines.append(f"{head} 0 | – | not run yet | – | – | – | – | – | {names} |")
+                lines.append(f"{head} 0 | – | not run yet | – | – | – | – | – | – | – | {names} |")
                 continue
             gaps = gaps_from_half_budget(rs, ppo, budget) if ppo and algo != "ppo" else {}
             minutes = statistics.mean(train_seconds_at(r, r["curve"][-1]["iteration"]) for r in rs) / 60
+            to_ppo = time_to_target(rs, statistics.mean(r["curve"][-1]["return"] for r in ppo)) if ppo else "–"
             lines.append(
                 f"{head} {len(rs)} | {rs[0]['curve'][-1]['env_steps']:,} | {mean_sd([r['curve'][-1]['return'] for r in rs])} "
                 f"| {mean_sd([area_under_curve(r) for r in rs])} "
                 f"| {f'{sum(g >= 0 for g in gaps.values())}/{len(gaps)}' if gaps else '–'} | {episode_cells(rs)} | {minutes:.1f} "
-                f"| {names} |"
+                f"| {to_ppo} | {verdict(algo, ran)} | {names} |"
             )
         if ran:
             panels.append((setting, ran))
