@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -77,6 +78,7 @@ def main() -> int:
         "config": vars(args) | {"out": None, "agent_cfgs": None, "overrides": [f"{k}={v}" for k, v in args.overrides]},
         "machine": {"processor": processor(args.device), "native_bf16": native, "evidence": evidence},
         "torch": torch.__version__,
+        "command": shlex.join(["python", "benchmarks/cost/precision_cost.py", *sys.argv[1:]]),
         "results": results,
     }
     emit(record, args.out)

@@ -437,11 +437,10 @@ def precision_cost_section(results: Path) -> list[str]:
             f"| {r['collect_s_per_iter']:.3f} | {r['update_s_per_iter']:.3f} | {r['update_ratio']:.2f}× "
             f"| {r['collect_ratio']:.2f}× |"
         )
-    lines += ["", "Command: `python benchmarks/cost/precision_cost.py --num_envs N --steps T --obs O --actions A --rounds 3 --label L"
-              " --out benchmarks/results/precision_cost.jsonl` (`algorithm.use_mixed_precision` False and True in alternation,"
-              " medians over the rounds, one process: each ratio is measured on one machine at one time). Without native"
-              " bfloat16 the CPU converts bfloat16 matmuls to float32: `use_mixed_precision=None` then keeps float32.", ""]  # fmt: skip
-    return lines
+    lines += ["", "`algorithm.use_mixed_precision` False and True in alternation (rsl-rl's own field for PPO), medians over the"
+              " rounds, in one process: each ratio is measured on one machine at one time. Without native bfloat16 the CPU"
+              " converts bfloat16 matmuls to float32: `use_mixed_precision=None` then keeps float32.", ""]  # fmt: skip
+    return lines + commands_list(r["command"] for r in records)
 
 
 def side_by_side_section(results: Path) -> list[str]:
@@ -767,7 +766,7 @@ def main() -> int:
     headline += ["## Everything else", "",
                  f"- [{GRIDS_PAGE}]({GRIDS_PAGE}): every grid (learning curves, episode lengths, cost per iteration, "
                  "command), the targets computed from them, the final policies, the learning study, the update size, "
-                 "multimodality, and the cost tables (batched torch env, two trainings on one machine, kernels, "
+                 "multimodality, and the cost tables (batched torch env, mixed precision, two trainings on one machine, kernels, "
                  "compile).",
                  "- [NOTES.md](NOTES.md): the lab notebook, the experiments behind these numbers by question.", ""]  # fmt: skip
     lines = ["# Benchmark results: every grid and measurement", "",
