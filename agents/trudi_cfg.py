@@ -252,6 +252,12 @@ class TruDiAlgorithmCfg:
     """Bound ε on the path KL c(s) per state: a state over it gives only the restoring gradient β·c(s). Default
     (authors'): 0.1, the paper's best (good range 0.1–0.4); ε = 0.3 ended higher at Ant's 4096 envs on 2 seeds, not a
     default (benchmarks/NOTES.md, "ε = 0.3 for the whole run, 2 seeds (2026-12-04)")."""
+    trust_region_units: str = "path"
+    """What ε bounds: "path", the path KL c(s) (the authors'); "action" (ours): the action distribution's KL, carried
+    over to the path KL by each update's measured path/action KL ratio (the update-size diagnostic; needs
+    update_size_states >= 1): the next update's bound on c(s) is ε times that ratio, clamped to [1, 10], so TruDi moves
+    its actions per update about as far as REPPO's Gaussian step at the same ε. Default (authors'): "path"; "action" is
+    a candidate for few, large updates (benchmarks/NOTES.md, "Path KL against action KL"), unmeasured."""
     kl_form: str = "exact"
     """The path KL of the trust region: "exact" (the per-step Gaussian KLs at the stored chain, variance terms included,
     so a change of dt or φ is charged), "current_eta" (the authors' quantity: old means rebuilt with the current η,

@@ -7,7 +7,7 @@ import torch
 from test_static_update import rollout_alg
 from test_trudi_core import SMALL, runner_cfg
 from toy_envs import PointReach
-from trudi_isaac.algorithms.trudi import ADAPTIVE_MIN_LR, TruDi
+from trudi_isaac.algorithms.trudi import ADAPTIVE_MIN_LR, MAX_PATH_TO_ACTION_RATIO, TruDi
 from trudi_isaac.cli.play import sampling_policy
 from trudi_isaac.agents.trudi_cfg import TruDiAlgorithmCfg
 from trudi_isaac.utils.config_checks import ConfigError
@@ -293,3 +293,31 @@ def test_adaptive_lr_schedule_brakes_the_actor_on_the_path_kl() -> None:
     assert rates(resumed)[0] == pytest.approx(1e-3 / 1.5**steps)
     resumed._brake_actor_rate(torch.tensor(0.0))  # still a tensor the step changes in place
     assert rates(resumed)[0] == pytest.approx(1e-3 / 1.5 ** (steps - 1))
+
+
+def test_trust_region_in_action_units_follows_the_path_to_action_kl_ratio() -> None:
+    """``trust_region_units="action"``: after each update the bound on the path KL becomes ε times that update's
+    path/action KL ratio (clamped to [1, MAX_PATH_TO_ACTION_RATIO]), logged as ``trust_region/eps`` and carried by the
+    checkpoint; with "path" ε stays as configured."""
+    alg = rollout_alg("split", trust_region_units="action", trust_region_eps=0.05)
+    stats = alg.update()
+    ratio = stats["update_size/path_kl"] / stats["update_size/action_kl"]
+    expected = 0.05 * min(max(ratio, 1.0), MAX_PATH_TO_ACTION_RATIO)
+    assert stats["trust_region/eps"] == pytest.approx(expected, rel=1e-6) and expected != pytest.approx(0.05)
+    assert alg.trust_region_eps.item() == pytest.approx(expected, rel=1e-6)
+    resumed = rollout_alg("split", trust_region_units="action", trust_region_eps=0.05)
+    resumed.load(alg.save(), None, strict=True)
+    assert resumed.trust_region_eps.item() == pytest.approx(expected, rel=1e-6)
+    alg._rescale_trust_region(path_kl=1.0, action_kl=0.0)  # no measurable action change: the largest bound
+    assert alg.trust_region_eps.item() == pytest.approx(0.05 * MAX_PATH_TO_ACTION_RATIO)
+    alg._rescale_trust_region(path_kl=0.5, action_kl=1.0)  # a path KL below the action KL it bounds: noise, ratio 1
+    assert alg.trust_region_eps.item() == pytest.approx(0.05)
+    path = rollout_alg("split", trust_region_eps=0.05)
+    assert path.update()["trust_region/eps"] == pytest.approx(0.05)
+    path.load(alg.save(), None, strict=True)  # a checkpoint's rescaled bound does not change a run in path units
+    assert path.trust_region_eps.item() == pytest.approx(0.05)
+
+
+def test_trust_region_in_action_units_needs_the_update_size_diagnostic() -> None:
+    with pytest.raises(ConfigError, match="trust_region_units 'action' needs update_size_states >= 1"):
+        rollout_alg("split", trust_region_units="action", update_size_states=0)

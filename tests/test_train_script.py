@@ -23,6 +23,7 @@ TRUST_REGION_TAGS = (
     "TruDi/trust_region/alpha",
     "TruDi/trust_region/beta",
     "TruDi/trust_region/entropy",
+    "TruDi/trust_region/eps",
 )
 
 

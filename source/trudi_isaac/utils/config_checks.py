@@ -112,6 +112,7 @@ ALGORITHM_RULES: dict[str, Rule] = {
     "gamma": DISCOUNT,
     "lam": UNIT_INTERVAL,
     "trust_region_eps": POSITIVE,
+    "trust_region_units": one_of("path", "action"),
     "kl_form": one_of("exact", "mean_only", "current_eta"),
     "init_alpha": POSITIVE,
     "init_beta": POSITIVE,
