@@ -326,7 +326,8 @@ class TruDiAlgorithmCfg:
     lr_schedule: str = "constant"
     """The step sizes over the run: "constant"; "linear": actor's and critic's rates (and the duals' with
     dual_optimizer "actor") to 0 over the runner's max_iterations updates, REPPO's ``anneal_lr`` (off there by
-    default; a resumed run goes on from its checkpoint's rates to 0 over the max_iterations it is resumed for); "adaptive" (ours): rsl-rl PPO's adaptive rule on each minibatch's
+    default; a resumed run anneals from its checkpoint's point on the schedule to 0 over the max_iterations it is
+    resumed for: resumed for what it had left, as without the break); "adaptive" (ours): rsl-rl PPO's adaptive rule on each minibatch's
     path KL as a brake on the actor's rate (÷ 1.5 over 2ε, × 1.5 up to learning_rate under ε/2). Default (authors'):
     "constant", the authors' TruDi; locomotion's TruDi agent sets "linear" (``agents/families.py``)."""
     lr_schedule_networks: str = "actor_and_critic"

@@ -94,6 +94,29 @@ def test_grid_run_cut_off_resumes_after_its_last_checkpoint(tmp_path: Path) -> N
     assert json.loads(out.read_text())["sittings"] == 1
 
 
+def test_resume_point_skips_unlogged_iterations_and_curves_skip_stop_checkpoints(tmp_path: Path) -> None:
+    """A sitting killed outright loses its last unflushed TensorBoard scalars: the resume goes back to the last
+    checkpoint whose iterations are all logged. A checkpoint saved by Ctrl-C between two ``--eval_every`` points is
+    left out of the curve (the other seeds have none there), the last checkpoint never."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from learning.evaluate_checkpoints import checkpoints  # noqa: PLC0415
+    from learning.run_grid import ITERATION_TAG, last_checkpoint, logged_through  # noqa: PLC0415
+
+    first, second = tmp_path / "2026-12-07_05-00-00", tmp_path / "2026-12-07_06-00-00"
+    for folder, iterations in ((first, (0, 25, 50)), (second, (50, 63, 75, 87))):
+        folder.mkdir()
+        for it in iterations:
+            (folder / f"model_{it}.pt").write_bytes(b"")
+    assert logged_through({ITERATION_TAG: dict.fromkeys(range(49), 0.0)}) == 48
+    assert logged_through({}) == -1
+    assert last_checkpoint([first], through=48) == (25, first / "model_25.pt")  # model_50's iteration is not logged
+    assert last_checkpoint([first], through=60) == (50, first / "model_50.pt")
+    assert last_checkpoint([first], through=-1) is None
+    curve = checkpoints([first, second], every=25)
+    assert curve == [(0, first / "model_0.pt"), (25, first / "model_25.pt"), (50, second / "model_50.pt"),
+                     (75, second / "model_75.pt"), (87, second / "model_87.pt")]  # fmt: skip
+
+
 def test_headline_puts_each_algorithm_beside_ppo(tmp_path: Path) -> None:
     """The headline table reads the runs a setting names: final return, area, checkpoints ≥ PPO, training time."""
     sys.path.insert(0, str(REPO / "benchmarks"))

@@ -40,10 +40,13 @@ def storage_bytes(storage: object) -> int:
     return total
 
 
-def checkpoints(run_dirs: list[Path]) -> list[tuple[int, Path]]:
-    """``(iteration, path)`` of each checkpoint over ``run_dirs`` in iteration order; a later folder's wins a tie."""
+def checkpoints(run_dirs: list[Path], every: int = 1) -> list[tuple[int, Path]]:
+    """``(iteration, path)`` of each checkpoint over ``run_dirs`` in iteration order (a later folder's wins a tie), at
+    the iterations that are multiples of ``every`` and at the last: a run stopped by Ctrl-C and resumed has a
+    checkpoint in between, which the other seeds' curves do not."""
     found = {int(m[1]): p for d in run_dirs for p in sorted(d.glob("model_*.pt")) if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))}
-    return sorted(found.items())
+    last = max(found, default=None)
+    return sorted((it, p) for it, p in found.items() if it % every == 0 or it == last)
 
 
 POLICIES = ("deterministic", "ode_from_prior", "stochastic", "average")
@@ -54,6 +57,7 @@ def main() -> int:
     parser.add_argument("--task", required=True)
     parser.add_argument("--agent", required=True)
     parser.add_argument("--run_dir", type=Path, nargs="+", required=True, help="A run folder, or a resumed run's, in order.")
+    parser.add_argument("--every", type=int, default=1, help="Only checkpoints at multiples of this (and the last).")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--num_envs", type=int, default=32)
     parser.add_argument("--episodes", type=int, default=32)
@@ -72,7 +76,7 @@ def main() -> int:
     curve = []
     with evaluation_runner(task, agent_cfg, args.num_envs, args.device, args.seed) as (env, runner):
         memory = storage_bytes(runner.alg.storage)
-        for iteration, path in checkpoints(args.run_dir)[-1 if args.last_only else 0 :]:
+        for iteration, path in checkpoints(args.run_dir, args.every)[-1 if args.last_only else 0 :]:
             runner.load(str(path), map_location=args.device)
             policy = runner.get_inference_policy(device=args.device)  # play.py's: a checkpoint's weight average if any
             average = getattr(runner.alg, "average_actor", None)  # TruDi/REPPO checkpoints with a weight average

@@ -34,11 +34,13 @@ BENCH = Path(__file__).resolve().parents[1]
 REPO = BENCH.parent
 SCRATCH = BENCH / ".runs"
 ITERATION_LINE = re.compile(r"Learning iteration (\d+)/(\d+)")
+ITERATION_TAG = "Perf/collection_time"
+"""A TensorBoard scalar rsl-rl logs at every iteration."""
 
 
-def run_logged(cmd: list[str], log_path: Path, label: str, on_iteration: Callable[[], None] | None = None) -> None:
+def run_logged(cmd: list[str], log_path: Path, label: str, on_iteration: Callable[[int], None] | None = None) -> None:
     """Run ``cmd`` (cwd = scratch), its output to ``log_path``; print one progress line per training iteration (and
-    call ``on_iteration`` there)."""
+    call ``on_iteration`` there with the iteration's number)."""
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     with log_path.open("a") as log:
         proc = subprocess.Popen(cmd, cwd=SCRATCH, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -47,7 +49,7 @@ def run_logged(cmd: list[str], log_path: Path, label: str, on_iteration: Callabl
             if match := ITERATION_LINE.search(line):
                 print(f"\r{label}: iteration {int(match[1]) + 1}/{match[2]}", end="", flush=True)
                 if on_iteration is not None:
-                    on_iteration()
+                    on_iteration(int(match[1]))
             elif line.startswith("[eval]"):
                 print(f"\r{label}: {line.strip()}", end="", flush=True)
         if proc.wait() != 0:
@@ -62,14 +64,8 @@ def run_dirs(experiment: str) -> list[Path]:
     return sorted(path for path in root.iterdir() if path.is_dir()) if root.is_dir() else []
 
 
-def last_checkpoint(dirs: list[Path]) -> tuple[int, Path] | None:
-    """The latest ``model_<it>.pt`` over the sittings' run folders (None: there is none)."""
-    found = [(int(m[1]), p) for d in dirs for p in d.glob("model_*.pt") if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]
-    return max(found, default=None)
-
-
-def event_scalars(dirs: list[Path]) -> dict[str, list[float]]:
-    """Each TensorBoard scalar over the sittings' run folders, in iteration order. A resumed sitting starts after its
+def logged_scalars(dirs: list[Path]) -> dict[str, dict[int, float]]:
+    """Each TensorBoard scalar over the sittings' run folders, by iteration. A resumed sitting starts after its
     checkpoint's iteration; the iterations a cut-off sitting ran past it are run again, and their values replace the
     earlier sitting's."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: PLC0415
@@ -80,7 +76,20 @@ def event_scalars(dirs: list[Path]) -> dict[str, list[float]]:
         acc.Reload()
         for tag in acc.Tags()["scalars"]:
             merged.setdefault(tag, {}).update({e.step: e.value for e in acc.Scalars(tag)})
-    return {tag: [value for _, value in sorted(steps.items())] for tag, steps in merged.items()}
+    return merged
+
+
+def logged_through(scalars: dict[str, dict[int, float]]) -> int:
+    """The last iteration n with every iteration 0 … n in the logs (−1: none). A sitting killed outright loses what
+    its TensorBoard writer had not flushed yet (rsl-rl's flushes every 10 s): its last iterations."""
+    steps = scalars.get(ITERATION_TAG, {})
+    return next(n for n in range(len(steps) + 1) if n not in steps) - 1
+
+
+def last_checkpoint(dirs: list[Path], through: int) -> tuple[int, Path] | None:
+    """The latest ``model_<it>.pt`` over the sittings' run folders with ``it <= through`` (None: there is none)."""
+    found = [(int(m[1]), p) for d in dirs for p in d.glob("model_*.pt") if (m := re.fullmatch(r"model_(\d+)\.pt", p.name))]
+    return max((c for c in found if c[0] <= through), default=None)
 
 
 def steps_per_env(run_dir: Path) -> int:
@@ -94,7 +103,7 @@ def evaluate_run(task: str, algo: str, dirs: list[Path], args: argparse.Namespac
     curve_path = SCRATCH / f"{dirs[0].parent.name}.curve.json"
     eval_cmd = [
         sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
-        "--run_dir", *map(str, dirs), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
+        "--run_dir", *map(str, dirs), "--every", str(args.eval_every), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", args.eval_policy,
     ]  # fmt: skip
     run_logged(eval_cmd, SCRATCH / f"{dirs[0].parent.name}.eval.log", label + " eval")
@@ -117,9 +126,10 @@ def reevaluate(out: Path, args: argparse.Namespace) -> None:
 
 def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace, experiment: str) -> list[float]:
     """Train the run to its last iteration, resuming after the last checkpoint of an earlier sitting of the same run
-    (same command) that was cut off (train.py's resume: at the iteration after the saved one); anything else in its
-    folder is cleared first. Returns each sitting's wall-clock seconds, kept in ``<experiment>.sittings.json`` as it
-    goes (to the last iteration line of a sitting cut off)."""
+    (same command) that was cut off (train.py's resume: at the iteration after the saved one; a checkpoint past the
+    logged iterations is passed over); anything else in its folder is cleared first. Returns each sitting's wall-clock
+    seconds, kept in ``<experiment>.sittings.json`` as it goes (to the last checkpoint of a sitting cut off, whose
+    later iterations the next sitting runs again)."""
     label = f"{task} {algo} seed {seed}"
     probe_steps = args.steps_per_env or 0
     iterations = args.env_steps // (args.num_envs * probe_steps) if probe_steps else args.iterations
@@ -133,10 +143,12 @@ def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace,
     signature = {"command": train_cmd, "iterations": iterations}
     sittings_path = SCRATCH / f"{experiment}.sittings.json"
     record = json.loads(sittings_path.read_text()) if sittings_path.exists() else {}
-    resume_from = last_checkpoint(run_dirs(experiment)) if record.get("signature") == signature else None
+    dirs = run_dirs(experiment)
+    resume_from = last_checkpoint(dirs, logged_through(logged_scalars(dirs))) if record.get("signature") == signature else None
     if resume_from is None:  # nothing of this run to resume: start afresh
         shutil.rmtree(SCRATCH / "logs" / "rsl_rl" / experiment, ignore_errors=True)
-        (SCRATCH / f"{experiment}.train.log").unlink(missing_ok=True)
+        for log in ("train", "eval"):
+            (SCRATCH / f"{experiment}.{log}.log").unlink(missing_ok=True)
         record = {"signature": signature, "walls": []}
     walls = record["walls"]
     if resume_from is not None and resume_from[0] >= iterations - 1:  # trained to the end before the evaluation
@@ -148,14 +160,14 @@ def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace,
     start = time.time()
     walls.append(0.0)
 
-    def record_wall() -> None:
-        walls[-1] = time.time() - start
-        sittings_path.write_text(json.dumps(record))
+    def record_wall(iteration: int) -> None:
+        if iteration % args.eval_every == 0 or iteration == iterations - 1:  # a checkpoint: the work a resume keeps
+            walls[-1] = time.time() - start
+            sittings_path.write_text(json.dumps(record))
 
-    record_wall()
+    sittings_path.write_text(json.dumps(record))
     run_logged([*train_cmd, "--max_iterations", str(iterations - start_iteration)],
                SCRATCH / f"{experiment}.train.log", label, on_iteration=record_wall)  # fmt: skip
-    record_wall()
     return walls
 
 
@@ -165,7 +177,11 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
     sittings = train_in_sittings(task, algo, seed, args, experiment)
     train_wall = sum(sittings)
     dirs = run_dirs(experiment)
-    scalars = event_scalars(dirs)
+    logged = logged_scalars(dirs)
+    if logged_through(logged) < max(logged.get(ITERATION_TAG, {0: 0})):
+        raise RuntimeError(f"{label}: iterations {logged_through(logged) + 1}… are missing from its logs; delete "
+                           f"{SCRATCH / 'logs' / 'rsl_rl' / experiment} to train it afresh")  # fmt: skip
+    scalars = {tag: [value for _, value in sorted(steps.items())] for tag, steps in logged.items()}
     n_steps = steps_per_env(dirs[0])
     evaluation = evaluate_run(task, algo, dirs, args, label)
     transitions = args.num_envs * n_steps
