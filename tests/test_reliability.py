@@ -477,6 +477,7 @@ def _strategies(allowed: str) -> tuple[st.SearchStrategy, st.SearchStrategy]:
         "an integer >= 2": (st.integers(2, 10_000), st.one_of(st.integers(max_value=1), st.floats(), NOT_A_NUMBER)),
         "a finite number": (st.floats(min_value=-1e6, max_value=1e6, **REALS), NOT_A_NUMBER),
         "True or False": (st.booleans(), st.one_of(st.integers(), st.floats(), st.text(max_size=3), st.none())),
+        "True, False or None": (st.one_of(st.booleans(), st.none()), st.one_of(st.integers(), st.floats(), st.text(max_size=3))),
         "a non-empty list of integers >= 1": (
             st.lists(st.integers(1, 64), min_size=1, max_size=4),
             st.one_of(
