@@ -21,8 +21,8 @@ SCRIPT_PATH = re.compile(r"\b((?:benchmarks|scripts|docs)/[\w/]+\.(?:py|sh))\b")
 COMMAND = re.compile(r"(?:python|bash) ((?:benchmarks|scripts|docs)/[\w/]+\.(?:py|sh))\b")
 """A page's command line that runs one of them (``python …``, ``.venv/bin/python …``, ``bash …``)."""
 HISTORY_WORDS = re.compile(r"\b[Ss]essions? \d+|\b[Ii]ssues? \d+\b|\bH(?:[1-9]|1\d)\b|\b[Dd]eliverables? \d+")
-"""Work-tracking words: a work period or tracker entry named by its number, a hypothesis label (H and a number up to 19),
-a numbered deliverable."""
+"""Work-tracking words: a work period or tracker entry named by its number, a hypothesis label (H and a number up
+to 19), a numbered deliverable."""
 NOT_PROSE = (".json", ".jsonl", ".png", ".usd", ".usda", ".pt")
 HELP_TIMEOUT_S = 120
 
@@ -66,8 +66,8 @@ def test_documented_command_runs(script: str) -> None:
 
 
 def test_no_work_tracking_words_in_tracked_text() -> None:
-    """No numbered work periods, tracker entries or hypothesis labels in the product: code, configs, docs, notes, generated results
-    (data files and this test excepted)."""
+    """No numbered work periods, tracker entries or hypothesis labels in the product: code, configs, docs, notes,
+    generated results (data files and this test excepted)."""
     tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     found = []
     for name in tracked:
