@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -92,6 +93,27 @@ def test_grid_run_cut_off_resumes_after_its_last_checkpoint(tmp_path: Path) -> N
     out.unlink()  # another run under the same tag (other settings): started afresh, nothing of the old one resumed
     assert "resuming" not in _run(*grid[:-2], "--tag", "_resume", "--eval_every", "2").stdout
     assert json.loads(out.read_text())["sittings"] == 1
+
+
+def test_grid_run_stopped_before_its_last_iteration_is_not_evaluated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """train.py stopped by Ctrl-C saves a checkpoint and exits 0; a grid that goes on (its own process not
+    interrupted, as under a job queue) must neither evaluate the cut-off run nor write its result, but stop and say
+    how to resume."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from learning import run_grid  # noqa: PLC0415
+
+    args = argparse.Namespace(iterations=3, env_steps=None, steps_per_env=None, num_envs=16, tag="_stopped")
+    monkeypatch.setattr(run_grid, "train_in_sittings", lambda *_: [1.0])
+    monkeypatch.setattr(run_grid, "run_dirs", lambda _: [tmp_path])
+    monkeypatch.setattr(run_grid, "logged_scalars", lambda _: {run_grid.ITERATION_TAG: {0: 0.1, 1: 0.1}})
+    monkeypatch.setattr(run_grid, "evaluate_run", lambda *_: pytest.fail("a cut-off run was evaluated"))
+    out = tmp_path / "ppo_s0_stopped.json"
+    with pytest.raises(SystemExit, match=r"stopped after 2 of 3 iterations; the same command resumes it"):
+        run_grid.one_run("Isaac-Cartpole", "ppo", 0, args, out)
+    assert not out.exists()
+    args = argparse.Namespace(iterations=None, env_steps=16 * 24 * 4, steps_per_env=24, num_envs=16, tag="_stopped")
+    with pytest.raises(SystemExit, match=r"after 2 of 4 iterations"):  # a budget's iterations: steps / (envs × rollout)
+        run_grid.one_run("Isaac-Cartpole", "ppo", 0, args, out)
 
 
 def test_resume_point_skips_unlogged_iterations_and_curves_skip_stop_checkpoints(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ the learning curve (deterministic return vs env steps; ``--eval_policy average``
 weight average a run with ``policy_ema`` keeps), wall-clock per iteration split into
 collection and update, env-steps per second, the rollout buffer's memory, and the command.
 Finished runs are skipped, and a run cut off in training resumes from its last checkpoint (``--eval_every``
-iterations apart) in a later sitting, so a grid longer than one sitting goes on where it stopped; ``summarize.py``
-turns the JSONs into ``RESULTS.md`` and plots.
+iterations apart) in a later sitting, so a grid longer than one sitting goes on where it stopped (a run stopped
+before its last iteration is never evaluated: the grid exits there); ``summarize.py`` turns the JSONs into
+``RESULTS.md`` and plots.
 """
 
 from __future__ import annotations
@@ -124,6 +125,11 @@ def reevaluate(out: Path, args: argparse.Namespace) -> None:
     out.write_text(json.dumps(result))
 
 
+def planned_iterations(args: argparse.Namespace) -> int:
+    """The iterations of every run of the grid: ``--iterations``, or the env-step budget over one iteration's steps."""
+    return args.env_steps // (args.num_envs * args.steps_per_env) if args.steps_per_env else args.iterations
+
+
 def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace, experiment: str) -> list[float]:
     """Train the run to its last iteration, resuming after the last checkpoint of an earlier sitting of the same run
     (same command) that was cut off (train.py's resume: at the iteration after the saved one; a checkpoint past the
@@ -131,8 +137,7 @@ def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace,
     seconds, kept in ``<experiment>.sittings.json`` as it goes (to the last checkpoint of a sitting cut off, whose
     later iterations the next sitting runs again)."""
     label = f"{task} {algo} seed {seed}"
-    probe_steps = args.steps_per_env or 0
-    iterations = args.env_steps // (args.num_envs * probe_steps) if probe_steps else args.iterations
+    iterations = planned_iterations(args)
     train_cmd = [
         sys.executable, str(REPO / "scripts" / "train.py"), "--task", task, "--agent", algo,
         "--num_envs", str(args.num_envs), "--seed", str(seed), "--device", args.device,
@@ -181,6 +186,10 @@ def one_run(task: str, algo: str, seed: int, args: argparse.Namespace, out: Path
     if logged_through(logged) < max(logged.get(ITERATION_TAG, {0: 0})):
         raise RuntimeError(f"{label}: iterations {logged_through(logged) + 1}… are missing from its logs; delete "
                            f"{SCRATCH / 'logs' / 'rsl_rl' / experiment} to train it afresh")  # fmt: skip
+    if (done := logged_through(logged) + 1) < (iterations := planned_iterations(args)):
+        # train.py stopped by Ctrl-C saves a checkpoint and exits 0: the run is cut off, not finished
+        raise SystemExit(f"{label}: training stopped after {done} of {iterations} iterations; the same command resumes "
+                         "it from its last checkpoint")  # fmt: skip
     scalars = {tag: [value for _, value in sorted(steps.items())] for tag, steps in logged.items()}
     n_steps = steps_per_env(dirs[0])
     evaluation = evaluate_run(task, algo, dirs, args, label)
