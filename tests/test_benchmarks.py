@@ -116,6 +116,27 @@ def test_grid_run_stopped_before_its_last_iteration_is_not_evaluated(tmp_path: P
         run_grid.one_run("Isaac-Cartpole", "ppo", 0, args, out)
 
 
+def test_action_width_reads_the_prior_width_of_untrained_actors(tmp_path: Path) -> None:
+    """An untrained diffusion chain keeps its prior N(0, σ_p²) (the control's output starts near 0 and the drift's
+    −x/σ_p² with the kicks' variance 2η leaves that variance unchanged); an untrained Gaussian actor has σ = init_std."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from learning.action_width import load_actor, width  # noqa: PLC0415
+
+    from trudi_isaac.modules.diffusion_actor import DiffusionActor  # noqa: PLC0415
+    from trudi_isaac.modules.gaussian_actor import GaussianActor  # noqa: PLC0415
+
+    for actor_class, expected in ((DiffusionActor, 2.5), (GaussianActor, 1.0)):
+        run = tmp_path / actor_class.__name__
+        (run / "params").mkdir(parents=True)
+        (run / "params" / "agent.yaml").write_text(f"actor:\n  class_name: {actor_class.__module__}:{actor_class.__name__}\n")
+        torch.save({"actor_state_dict": actor_class(["policy"], 6, 3).state_dict()}, run / "model_0.pt")
+        row = width(load_actor(run, run / "model_0.pt"), states=64, samples=64, generator=torch.Generator().manual_seed(0))
+        # 64 states × 3 dims of 64-sample stds: the mean's sampling error is ~1 %; 5 % leaves room for any seed
+        assert row["pre_squash_std"] == pytest.approx(expected, rel=0.05)
+        # P(|tanh(x)| > 0.9) = P(|x| > 1.47): 56 % for σ 2.5, 14 % for σ 1
+        assert row["saturated_share"] == pytest.approx({2.5: 0.56, 1.0: 0.14}[expected], abs=0.05)
+
+
 def test_resume_point_skips_unlogged_iterations_and_curves_skip_stop_checkpoints(tmp_path: Path) -> None:
     """A sitting killed outright loses its last unflushed TensorBoard scalars: the resume goes back to the last
     checkpoint whose iterations are all logged. A checkpoint saved by Ctrl-C between two ``--eval_every`` points is
