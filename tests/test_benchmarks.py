@@ -137,6 +137,37 @@ def test_action_width_reads_the_prior_width_of_untrained_actors(tmp_path: Path) 
         assert row["saturated_share"] == pytest.approx({2.5: 0.56, 1.0: 0.14}[expected], abs=0.05)
 
 
+def test_evaluation_takes_the_runs_agent_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run trained with ``agent.actor.prior_std=1.0`` computes another policy from the same weights than the
+    registered σ_p = 2.5 (the ODE's drift decays by η/σ_p²): its checkpoints are evaluated with the run's overrides,
+    and a grid passes them on (its ``agent.*`` ones)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from learning.evaluate_checkpoints import override_agent_cfg  # noqa: PLC0415
+
+    from trudi_isaac.agents.trudi_cfg import TruDiRunnerCfg  # noqa: PLC0415
+
+    cfg = TruDiRunnerCfg()
+    override_agent_cfg(cfg, "agent.actor.prior_std", 1.0)
+    override_agent_cfg(cfg, "agent.algorithm.max_mini_batch_size", None)
+    assert cfg.actor.prior_std == 1.0 and cfg.algorithm.max_mini_batch_size is None
+    for key in ("agent.actor.prior_sd", "env.episode_length_s", "agent.nothing.prior_std"):
+        with pytest.raises(SystemExit, match="unknown config field|only agent"):
+            override_agent_cfg(cfg, key, 1.0)
+    from learning import run_grid  # noqa: PLC0415
+
+    commands = []
+
+    def run_logged(cmd: list[str], *_: object) -> None:
+        commands.append(cmd)
+        Path(cmd[cmd.index("--out") + 1]).write_text(json.dumps({"curve": []}))
+
+    monkeypatch.setattr(run_grid, "run_logged", run_logged)
+    args = argparse.Namespace(eval_every=2, eval_envs=4, eval_episodes=4, device="cpu", eval_policy="deterministic",
+                              overrides=["agent.actor.prior_std=1.0", "env.scene.num_envs=8"])  # fmt: skip
+    run_grid.evaluate_run("Isaac-Ant", "trudi", [tmp_path / "bench_x" / "run"], args, "label")
+    assert commands[0][-1] == "agent.actor.prior_std=1.0"  # the actor's field, not the env's
+
+
 def test_resume_point_skips_unlogged_iterations_and_curves_skip_stop_checkpoints(tmp_path: Path) -> None:
     """A sitting killed outright loses its last unflushed TensorBoard scalars: the resume goes back to the last
     checkpoint whose iterations are all logged. A checkpoint saved by Ctrl-C between two ``--eval_every`` points is

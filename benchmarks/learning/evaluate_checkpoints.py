@@ -11,7 +11,9 @@ buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py 
 for TruDi the ODE from x_0 = 0), ``ode_from_prior`` (TruDi's ODE from a prior sample x_0 ~ N(0, σ_p²),
 the authors' evaluation), ``stochastic`` (sampled actions) or ``average`` (the deterministic policy of the
 moving average of the actor's weights that a run with ``agent.algorithm.policy_ema > 0`` saves; play.py's policy
-then, while ``deterministic`` stays the actor's last weights).
+then, while ``deterministic`` stays the actor's last weights). A run trained with ``agent.*`` overrides is evaluated
+with the same overrides (trailing ``key=value`` arguments): the actor's fields, e.g. ``agent.actor.prior_std``, shape
+the policy its weights compute, and a checkpoint does not carry them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from harness import parse_override  # noqa: E402
 
 
 def storage_bytes(storage: object) -> int:
@@ -52,6 +57,20 @@ def checkpoints(run_dirs: list[Path], every: int = 1) -> list[tuple[int, Path]]:
 POLICIES = ("deterministic", "ode_from_prior", "stochastic", "average")
 
 
+def override_agent_cfg(cfg: object, key: str, value: object) -> None:
+    """Set the field ``key`` (train.py's Hydra form, ``agent.actor.prior_std``) of the agent config ``cfg``; an
+    unknown field, or one outside ``agent.``, is an error."""
+    if not key.startswith("agent."):
+        raise SystemExit(f"only agent.* overrides apply to an evaluation, got '{key}'")
+    *parents, leaf = key.removeprefix("agent.").split(".")
+    node = cfg
+    for name in parents:
+        node = getattr(node, name, None)
+    if node is None or not hasattr(node, leaf):
+        raise SystemExit(f"unknown config field '{key}'")
+    setattr(node, leaf, value)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", required=True)
@@ -65,6 +84,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--policy", choices=POLICIES, default="deterministic")
     parser.add_argument("--last_only", action="store_true", help="Evaluate only the last checkpoint.")
+    parser.add_argument("overrides", nargs="*", type=parse_override,
+                        help="The run's agent.* overrides, as train.py got them (e.g. agent.actor.prior_std=1.0)")  # fmt: skip
     args = parser.parse_args()
     args.assets = None
 
@@ -73,6 +94,8 @@ def main() -> int:
 
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)
+    for key, value in args.overrides:
+        override_agent_cfg(agent_cfg, key, value)
     curve = []
     with evaluation_runner(task, agent_cfg, args.num_envs, args.device, args.seed) as (env, runner):
         memory = storage_bytes(runner.alg.storage)

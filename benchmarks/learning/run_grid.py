@@ -106,6 +106,7 @@ def evaluate_run(task: str, algo: str, dirs: list[Path], args: argparse.Namespac
         sys.executable, str(BENCH / "learning" / "evaluate_checkpoints.py"), "--task", task, "--agent", algo,
         "--run_dir", *map(str, dirs), "--every", str(args.eval_every), "--out", str(curve_path), "--num_envs", str(args.eval_envs),
         "--episodes", str(args.eval_episodes), "--device", args.device, "--policy", args.eval_policy,
+        *(o for o in args.overrides if o.startswith("agent.")),  # the actor's fields shape the policy evaluated
     ]  # fmt: skip
     run_logged(eval_cmd, SCRATCH / f"{dirs[0].parent.name}.eval.log", label + " eval")
     evaluation = json.loads(curve_path.read_text())
