@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 from tensordict import TensorDict
+from trudi_isaac.utils.config_fields import set_field
 
 ALGOS = ("ppo", "trudi", "reppo")
 
@@ -57,15 +58,13 @@ def parse_override(text: str) -> tuple[str, object]:
         return key, value
 
 
-def apply_override(cfg: dict, key: str, value: object) -> None:
-    """Set the dotted ``key`` of the nested ``cfg``; the key must exist (a typo is an error, not a new field)."""
-    *parents, leaf = key.split(".")
-    node = cfg
-    for name in parents:
-        node = node.get(name) if isinstance(node, dict) else None
-    if not isinstance(node, dict) or leaf not in node:
-        raise SystemExit(f"unknown config field '{key}'")
-    node[leaf] = value
+def apply_override(cfg: object, key: str, value: object, shown_key: str | None = None) -> None:
+    """Set the dotted ``key`` of ``cfg`` (a runner config dict or an agent ``@configclass``); the key must exist (a typo
+    is an error, not a new field; the error names ``shown_key``, by default ``key``)."""
+    try:
+        set_field(cfg, key, value)
+    except KeyError:
+        raise SystemExit(f"unknown config field '{shown_key or key}'") from None
 
 
 def sync(device: str) -> None:

@@ -130,7 +130,7 @@ def test_action_width_reads_the_prior_width_of_untrained_actors(tmp_path: Path) 
         (run / "params").mkdir(parents=True)
         (run / "params" / "agent.yaml").write_text(f"actor:\n  class_name: {actor_class.__module__}:{actor_class.__name__}\n")
         torch.save({"actor_state_dict": actor_class(["policy"], 6, 3).state_dict()}, run / "model_0.pt")
-        row = width(load_actor(run, run / "model_0.pt"), states=64, samples=64, generator=torch.Generator().manual_seed(0))
+        row = width(load_actor(run / "model_0.pt"), states=64, samples=64, generator=torch.Generator().manual_seed(0))
         # 64 states × 3 dims of 64-sample stds: the mean's sampling error is ~1 %; 5 % leaves room for any seed
         assert row["pre_squash_std"] == pytest.approx(expected, rel=0.05)
         # P(|tanh(x)| > 0.9) = P(|x| > 1.47): 56 % for σ 2.5, 14 % for σ 1

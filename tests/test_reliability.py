@@ -156,6 +156,40 @@ def test_load_names_algorithm_and_sizes_in_process(toy_checkpoints) -> None:
         runner.load(str(path))
 
 
+def test_checkpoint_records_the_model_fields_that_shape_its_policy(tmp_path: Path, safe) -> None:
+    """The same weights compute another policy with another σ_p (the ODE's drift decays by η/σ_p²): a checkpoint of a
+    run trained with ``agent.actor.prior_std=1.0`` refuses a run with the registered 2.5, naming the field, and play's
+    config adopts the checkpoint's fields, which gives back the trained policy."""
+    from rsl_rl.runners import OnPolicyRunner  # noqa: PLC0415
+
+    from trudi_isaac.cli.play import adopt_checkpoint_models  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    env = PointReach(num_envs=8)
+    trained_cfg = toy_train.small_runner_cfg()
+    trained_cfg.actor.prior_std = 1.0
+    trained = toy_train.quiet(OnPolicyRunner, env, toy_train.as_runner_dict(trained_cfg), None, "cpu")
+    policy = trained.alg.get_policy()
+    torch.nn.init.normal_(policy.control.tail[-1].weight, std=1.0)  # a control far from the untrained ≈ 0
+    path = tmp_path / "model_0.pt"
+    trained.save(str(path))
+    obs = env.get_observations()
+
+    registered = toy_train.make_runner(PointReach(num_envs=8))
+    with pytest.raises(CheckpointError, match=r"agent\.actor\.prior_std: checkpoint 1\.0, this run 2\.5; load it with"):
+        registered.load(str(path))
+    registered.alg.load(read_checkpoint(str(path)), None, True)  # the weights alone, past the check
+    # same code path on the same machine: bitwise equal; the two priors' actions differ by O(0.1) (|a| < 1)
+    assert not torch.allclose(registered.get_inference_policy()(obs), policy(obs), atol=1e-3)
+
+    play_cfg = toy_train.small_runner_cfg()
+    assert adopt_checkpoint_models(play_cfg, read_checkpoint(str(path))) == ["agent.actor.prior_std=1.0"]
+    rebuilt = toy_train.quiet(OnPolicyRunner, PointReach(num_envs=8), toy_train.as_runner_dict(play_cfg), None, "cpu")
+    rebuilt.load(str(path))
+    assert torch.equal(rebuilt.get_inference_policy()(obs), policy(obs))
+    assert adopt_checkpoint_models(play_cfg, read_checkpoint(str(path))) == []  # nothing left to adopt
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_request_without_cuda(run_script) -> None:
     args = ("--task", "Isaac-Cartpole", "--device", "cuda:0")

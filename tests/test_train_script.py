@@ -74,12 +74,12 @@ def check_trudi_scalars(scalars: dict[str, list[float]], init_alpha: float, init
         assert floor is None or min(values) >= floor * (1 - 1e-6), (tag, floor, values)
 
 
-def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str) -> Path:
-    """2 TruDi iterations with 32 envs; checks the checkpoint and the logged scalars (:func:`check_trudi_scalars`,
-    initial duals from the run's own ``params/agent.yaml``); returns the run dir."""
+def _train_trudi(run_script, tmp_path: Path, task: str, experiment: str, *overrides: str) -> Path:
+    """2 TruDi iterations with 32 envs (and Hydra ``overrides``); checks the checkpoint and the logged scalars
+    (:func:`check_trudi_scalars`, initial duals from the run's own ``params/agent.yaml``); returns the run dir."""
     result = run_script(
         "scripts/train.py", "--task", task, "--agent", "trudi",
-        "--num_envs", "32", "--max_iterations", "2", "--device", "cpu",
+        "--num_envs", "32", "--max_iterations", "2", "--device", "cpu", *overrides,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     run = _single_run_dir(tmp_path, experiment)
@@ -101,10 +101,12 @@ def test_trudi_trains_on_humanoid(run_script, tmp_path: Path) -> None:
 
 
 def test_trudi_cartpole_train_then_play_and_export(run_script, tmp_path: Path) -> None:
-    run = _train_trudi(run_script, tmp_path, "Isaac-Cartpole", "cartpole_trudi")
+    # an actor field that changes the policy the weights compute: play builds the actor the run trained
+    run = _train_trudi(run_script, tmp_path, "Isaac-Cartpole", "cartpole_trudi", "agent.actor.prior_std=1.0")
     play = run_script("scripts/play.py", "--task", "Isaac-Cartpole", "--agent", "trudi", "--episodes", "4", "--device", "cpu")
     assert play.returncode == 0, play.stderr[-3000:]
     assert f"checkpoint: {run / 'model_1.pt'}" in play.stdout  # the latest run's latest checkpoint by default
+    assert "the run's own model fields, from the checkpoint: agent.actor.prior_std=1.0\n" in play.stdout
     match = re.search(r"deterministic policy, 4 episodes: mean return (\S+), mean length (\S+), ended by time-out (\d+)%",
                       play.stdout)  # fmt: skip
     assert match and math.isfinite(float(match[1])) and float(match[2]) > 0, play.stdout[-2000:]

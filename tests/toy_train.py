@@ -34,17 +34,27 @@ NUM_ENVS = 16
 CHECKPOINT_PATTERN = re.compile(r"model_(\d+)\.pt$")
 
 
-def small_cfg(cfg_class: type = TruDiRunnerCfg, **runner: object) -> dict:
-    """A small TruDi (or REPPO) runner config dict; saves every iteration unless ``save_interval`` is given."""
+def small_runner_cfg(cfg_class: type = TruDiRunnerCfg, **runner: object):
+    """A small TruDi (or REPPO) runner config; saves every iteration unless ``save_interval`` is given."""
     cfg = cfg_class(device="cpu", num_steps_per_env=8, save_interval=1)
     cfg.actor.hidden_dims = [32, 32]
     cfg.critic.hidden_dim, cfg.critic.num_atoms, cfg.critic.v_min, cfg.critic.v_max = 64, 51, -60.0, 5.0
     cfg.algorithm.num_mini_batches, cfg.algorithm.num_learning_epochs = 2, 1
     for key, value in runner.items():
         setattr(cfg, key, value)
+    return cfg
+
+
+def as_runner_dict(cfg) -> dict:
+    """The dict ``OnPolicyRunner`` takes, of a runner config (single process)."""
     cfg_dict = class_to_dict(cfg)
     cfg_dict["multi_gpu"] = None
     return cfg_dict
+
+
+def small_cfg(cfg_class: type = TruDiRunnerCfg, **runner: object) -> dict:
+    """:func:`small_runner_cfg` as the dict ``OnPolicyRunner`` takes."""
+    return as_runner_dict(small_runner_cfg(cfg_class, **runner))
 
 
 def make_runner(env, log_dir: str | None = None, cfg_class: type = TruDiRunnerCfg, **runner: object) -> OnPolicyRunner:

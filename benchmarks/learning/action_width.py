@@ -14,13 +14,13 @@ the actor's observation normalizer (mean ± half its std), a stand-in for the vi
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 
 import torch
 import yaml
+from trudi_isaac.utils.config_fields import model_class_and_kwargs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from evaluate_checkpoints import checkpoints  # noqa: E402
@@ -29,15 +29,12 @@ SATURATED = 0.9
 """|a| above which an action counts as saturated (tanh(1.47))."""
 
 
-def load_actor(run_dir: Path, path: Path) -> torch.nn.Module:
-    """The run's actor (class and fields from ``params/agent.yaml``) with the checkpoint's weights."""
-    cfg = dict(yaml.safe_load((run_dir / "params" / "agent.yaml").read_text())["actor"])
-    module, name = cfg.pop("class_name").split(":")
-    for key in ("distribution_cfg", "stochastic"):
-        cfg.pop(key, None)
+def load_actor(path: Path) -> torch.nn.Module:
+    """The actor of checkpoint ``path`` (class and fields from its run's ``params/agent.yaml``) with its weights."""
+    actor_class, kwargs = model_class_and_kwargs(yaml.safe_load((path.parent / "params" / "agent.yaml").read_text())["actor"])
     state = torch.load(path, map_location="cpu", weights_only=True)["actor_state_dict"]
     obs_dim, action_dim = state["obs_normalizer.mean"].numel(), state["_output_std"].numel()
-    actor = getattr(importlib.import_module(module), name)(["policy"], obs_dim, action_dim, **cfg)
+    actor = actor_class(["policy"], obs_dim, action_dim, **kwargs)
     actor.load_state_dict(state)
     return actor.eval()
 
@@ -69,7 +66,7 @@ def main() -> int:
     for iteration, path in checkpoints(args.run_dir, args.every):
         generator = torch.Generator().manual_seed(0)  # the same states and noise at every checkpoint
         torch.manual_seed(0)
-        rows.append({"iteration": iteration, **width(load_actor(path.parent, path), args.states, args.samples, generator)})
+        rows.append({"iteration": iteration, **width(load_actor(path), args.states, args.samples, generator)})
         row = rows[-1]
         print(f"it {iteration:4d}: std of x_N at a state {row['pre_squash_std']:.2f}, |a| > {SATURATED} "
               f"{row['saturated_share']:.0%}, deterministic |a| {row['deterministic_abs_action']:.2f}")  # fmt: skip

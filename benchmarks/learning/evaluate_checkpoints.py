@@ -11,9 +11,10 @@ buffer's memory. ``--policy`` picks the policy: ``deterministic`` (what play.py 
 for TruDi the ODE from x_0 = 0), ``ode_from_prior`` (TruDi's ODE from a prior sample x_0 ~ N(0, σ_p²),
 the authors' evaluation), ``stochastic`` (sampled actions) or ``average`` (the deterministic policy of the
 moving average of the actor's weights that a run with ``agent.algorithm.policy_ema > 0`` saves; play.py's policy
-then, while ``deterministic`` stays the actor's last weights). A run trained with ``agent.*`` overrides is evaluated
-with the same overrides (trailing ``key=value`` arguments): the actor's fields, e.g. ``agent.actor.prior_std``, shape
-the policy its weights compute, and a checkpoint does not carry them.
+then, while ``deterministic`` stays the actor's last weights). A run's actor and critic are built with the fields its
+checkpoints record (as play.py does: its ``agent.actor.*`` overrides, e.g. ``prior_std``, shape the policy its weights
+compute); a run whose checkpoints predate that record is evaluated with its ``agent.*`` overrides given as trailing
+``key=value`` arguments.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import torch  # noqa: E402
 from tensordict import TensorDict  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import parse_override  # noqa: E402
+from harness import apply_override, parse_override  # noqa: E402
 
 
 def storage_bytes(storage: object) -> int:
@@ -62,13 +63,7 @@ def override_agent_cfg(cfg: object, key: str, value: object) -> None:
     unknown field, or one outside ``agent.``, is an error."""
     if not key.startswith("agent."):
         raise SystemExit(f"only agent.* overrides apply to an evaluation, got '{key}'")
-    *parents, leaf = key.removeprefix("agent.").split(".")
-    node = cfg
-    for name in parents:
-        node = getattr(node, name, None)
-    if node is None or not hasattr(node, leaf):
-        raise SystemExit(f"unknown config field '{key}'")
-    setattr(node, leaf, value)
+    apply_override(cfg, key.removeprefix("agent."), value, shown_key=key)
 
 
 def main() -> int:
@@ -90,16 +85,23 @@ def main() -> int:
     args.assets = None
 
     from trudi_isaac.cli.common import prepare  # noqa: PLC0415
-    from trudi_isaac.cli.play import evaluate, evaluation_runner, load_agent_cfg  # noqa: PLC0415
+    from trudi_isaac.cli.play import adopt_checkpoint_models, evaluate, evaluation_runner, load_agent_cfg  # noqa: PLC0415
+    from trudi_isaac.runners.checkpoints import read_checkpoint  # noqa: PLC0415
 
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)
     for key, value in args.overrides:
         override_agent_cfg(agent_cfg, key, value)
+    selected = checkpoints(args.run_dir, args.every)[-1 if args.last_only else 0 :]
+    if not selected:
+        parser.error(f"no model_*.pt under {', '.join(map(str, args.run_dir))}")
+    adopted = adopt_checkpoint_models(agent_cfg, read_checkpoint(str(selected[-1][1]), map_location="cpu"))
+    if adopted:
+        print(f"[eval] the run's own model fields, from its checkpoint: {' '.join(adopted)}", flush=True)
     curve = []
     with evaluation_runner(task, agent_cfg, args.num_envs, args.device, args.seed) as (env, runner):
         memory = storage_bytes(runner.alg.storage)
-        for iteration, path in checkpoints(args.run_dir, args.every)[-1 if args.last_only else 0 :]:
+        for iteration, path in selected:
             runner.load(str(path), map_location=args.device)
             policy = runner.get_inference_policy(device=args.device)  # play.py's: a checkpoint's weight average if any
             average = getattr(runner.alg, "average_actor", None)  # TruDi/REPPO checkpoints with a weight average

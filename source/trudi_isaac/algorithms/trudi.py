@@ -33,6 +33,7 @@ from trudi_isaac.modules.q_critic import DistributionalQCritic
 from trudi_isaac.storage.trajectory_storage import TrajectoryBatch, TrajectoryStorage
 from trudi_isaac.utils.compile_cache import key_compile_caches_by_cpu_vec_isa
 from trudi_isaac.utils.config_checks import ALGORITHM_RULES, CRITIC_RULES, ConfigError, check_known_keys, check_section
+from trudi_isaac.utils.config_fields import model_class_and_kwargs
 from trudi_isaac.utils.cuda_graph import GraphedCall, check_cuda_graphs
 from trudi_isaac.utils.precision import mixed_precision, resolve_mixed_precision
 
@@ -803,11 +804,8 @@ class TruDi:
         """Build actor, critic, storage and algorithm from the runner's config dict (validated here too:
         Hydra overrides edit a config after its own checks ran)."""
         alg_class, alg_cfg = resolve_class(cfg["algorithm"])
-        actor_class, actor_cfg = resolve_class(cfg["actor"])
-        critic_class, critic_cfg = resolve_class(cfg["critic"])
-        for model_cfg in (actor_cfg, critic_cfg):  # rsl-rl's distribution fields (see agents/trudi_cfg.py: ModelCfg)
-            model_cfg.pop("distribution_cfg", None)
-            model_cfg.pop("stochastic", None)
+        actor_class, actor_cfg = model_class_and_kwargs(cfg["actor"])
+        critic_class, critic_cfg = model_class_and_kwargs(cfg["critic"])
         sections = (("algorithm", alg_class, alg_cfg), ("actor", actor_class, actor_cfg), ("critic", critic_class, critic_cfg))
         for section, target, values in sections:  # a misspelled override names the closest valid fields
             check_known_keys(f"agent.{section}", values, target)

@@ -5,7 +5,9 @@ runs the deterministic policy (default) or the stochastic one (sampled from the 
 weight average where it keeps one) until ``--episodes`` episodes have ended, prints their mean return
 and length and the share that ended by time-out, and exports ``policy.pt`` (TorchScript) and ``policy.onnx`` to ``<run>/exported/`` as
 Isaac Lab's play does. The ONNX model is checked
-against the torch module it was exported from, on the observations of the evaluation. That export
+against the torch module it was exported from, on the observations of the evaluation. The actor and critic are
+built with the fields the checkpoint's run trained with (its ``agent.actor.*`` / ``agent.critic.*`` overrides, which
+the checkpoint records: ``prior_std``, say, changes the policy the same weights compute), and play names them. That export
 is always the fully deterministic policy: for the diffusion actor the ODE from x_0 = 0, whatever
 its ``deterministic_start`` (with ``"prior"`` the evaluated policy draws x_0 from the prior, a
 different policy, and play says so). A missing, corrupt or mismatched checkpoint ends in one line
@@ -27,7 +29,8 @@ from tensordict import TensorDict
 
 from trudi_isaac.cli.common import UsageError, add_common_args, check_positive, prepare, run_reporting_errors
 from trudi_isaac.runners import safe_runner
-from trudi_isaac.runners.checkpoints import read_checkpoint
+from trudi_isaac.runners.checkpoints import MODEL_SECTIONS, SIGNATURE_KEY, CheckpointError, read_checkpoint
+from trudi_isaac.utils.config_fields import RSL_RL_DISTRIBUTION_FIELDS, flat_fields, set_field
 
 DEFAULT_EVAL_ENVS = 16
 ONNX_ATOL = 1e-5
@@ -150,6 +153,30 @@ def load_agent_cfg(task: str, agent_key: str, device: str):
     return agent_cfg
 
 
+def adopt_checkpoint_models(agent_cfg, checkpoint: dict) -> list[str]:
+    """Set the ``actor`` and ``critic`` fields of ``agent_cfg`` to those the checkpoint's run trained with (recorded in
+    its signature); returns the changed ones as ``agent.actor.prior_std=1.0``. A section whose class differs from the
+    checkpoint's is left as it is (loading then names the difference); a recorded field this config does not have is a
+    :class:`CheckpointError`, except rsl-rl's distribution fields, which our models do not take."""
+    changed = []
+    for section, saved in checkpoint.get(SIGNATURE_KEY, {}).get("models", {}).items():
+        model_cfg = getattr(agent_cfg, section, None) if section in MODEL_SECTIONS else None
+        if model_cfg is None:
+            continue
+        current = flat_fields(model_cfg.to_dict())
+        if saved.get("class_name") != current.get("class_name"):
+            continue
+        for key, value in saved.items():
+            if key not in current and key.split(".")[0] in RSL_RL_DISTRIBUTION_FIELDS:
+                continue  # rsl-rl's, which its config migration may drop; ours ignore them
+            if key not in current:
+                raise CheckpointError(f"the checkpoint's run set agent.{section}.{key}, a field this config does not have")
+            if value != current[key]:
+                set_field(model_cfg, key, value)
+                changed.append(f"agent.{section}.{key}={value!r}")
+    return changed
+
+
 @contextlib.contextmanager
 def evaluation_runner(task: str, agent_cfg, num_envs: int, device: str, seed: int | None) -> Iterator[tuple]:
     """``(env, runner)``: the task on fresh envs, wrapped for rsl-rl, and an ``OnPolicyRunner`` without logging whose
@@ -169,6 +196,9 @@ def play(argv: list[str]) -> int:
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)
     checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
+    adopted = adopt_checkpoint_models(agent_cfg, read_checkpoint(checkpoint, map_location="cpu"))
+    if adopted:
+        print(f"[play] the run's own model fields, from the checkpoint: {' '.join(adopted)}")
 
     with evaluation_runner(task, agent_cfg, args.num_envs or DEFAULT_EVAL_ENVS, args.device, args.seed) as (env, runner):
         runner.load(checkpoint, map_location=args.device)

@@ -9,9 +9,11 @@
   call: ``os.system``, say) is refused before anything in it runs. Our checkpoints and stock rsl-rl's (TruDi, REPPO,
   PPO, with weight averages, optimizer states and run signatures) need nothing more.
 * **Signature** — each checkpoint also records the run it belongs to (algorithm, actor class, observation
-  sizes per group, action size). Loading compares it with the current run and names what differs, instead
-  of failing deep inside ``load_state_dict``. Checkpoints without a signature (stock rsl-rl) are compared
-  tensor by tensor.
+  sizes per group, action size, and the fields of the runner config's ``actor`` and ``critic`` sections: a field
+  such as ``prior_std`` changes the policy the same weights compute). Loading compares it with the current run and
+  names what differs, instead of failing deep inside ``load_state_dict`` or running another policy than the one
+  trained. Checkpoints without a signature (stock rsl-rl) are compared tensor by tensor; a signature without the
+  model fields (written before they were recorded) is compared on the rest.
 """
 
 from __future__ import annotations
@@ -20,15 +22,19 @@ import contextlib
 import os
 import pickle
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from trudi_isaac.runners.finite import NonFiniteError, describe, non_finite_names
+from trudi_isaac.utils.config_fields import flat_fields
 
 SIGNATURE_KEY = "run_signature"
 TEMP_SUFFIX = ".tmp"
 STATE_DICT_KEYS = ("actor_state_dict", "critic_state_dict")
+MODEL_SECTIONS = ("actor", "critic")
+"""The runner config's sections whose fields a checkpoint records (signature entry ``"models"``)."""
 MAX_ERROR_CHARS = 200
 """Length of the loader's own error text quoted in a corrupt-file message."""
 UNSAFE_GLOBAL = re.compile(r"GLOBAL (\S+)")
@@ -102,14 +108,29 @@ def read_checkpoint(path: str, map_location: str | None = None) -> dict:
     return state
 
 
-def run_signature(algorithm: Any, observations: Any, num_actions: int) -> dict:
-    """What a checkpoint must agree on with the run that loads it."""
+def run_signature(algorithm: Any, observations: Any, num_actions: int, runner_cfg: Mapping[str, Any]) -> dict:
+    """What a checkpoint must agree on with the run that loads it; ``"models"``: the fields of the runner config's
+    model sections by dotted key (``{"actor": {"prior_std": 1.0, ...}, "critic": {...}}``)."""
     return {
         "algorithm": type(algorithm).__name__,
         "actor": type(algorithm.get_policy()).__name__,
         "observation sizes": {str(group): list(observations[group].shape[1:]) for group in observations.keys()},
         "action size": int(num_actions),
+        "models": {s: flat_fields(runner_cfg[s]) for s in MODEL_SECTIONS if isinstance(runner_cfg.get(s), Mapping)},
     }
+
+
+def model_field_mismatches(saved: dict, current: dict) -> list[str]:
+    """``agent.<section>.<field>: checkpoint <value>, this run <value>`` for each model field both signatures record
+    and disagree on."""
+    out = []
+    saved_models, current_models = saved.get("models", {}), current.get("models", {})
+    for section in MODEL_SECTIONS:
+        theirs, mine = saved_models.get(section, {}), current_models.get(section, {})
+        for key in sorted(set(theirs) & set(mine)):
+            if theirs[key] != mine[key]:
+                out.append(f"agent.{section}.{key}: checkpoint {theirs[key]!r}, this run {mine[key]!r}")
+    return out
 
 
 def _signature_mismatches(saved: dict, current: dict) -> list[str]:
@@ -124,7 +145,7 @@ def _signature_mismatches(saved: dict, current: dict) -> list[str]:
                 f"observation size of group '{group}': checkpoint {saved_obs.get(group, 'none')},"
                 f" this run {current_obs.get(group, 'none')}"
             )
-    return out
+    return out + model_field_mismatches(saved, current)
 
 
 def _shape(tensor: Any) -> str:
@@ -155,4 +176,6 @@ def check_matches(saved: dict, path: str, signature: dict, current_state: dict) 
     else:
         mismatches = _tensor_mismatches(saved, current_state)
     if mismatches:
-        raise CheckpointError(f"checkpoint '{path}' does not match this run: {describe(mismatches)}")
+        fields_differ = any(m.startswith("agent.") for m in mismatches)
+        hint = "; load it with the agent.* overrides it was trained with" if fields_differ else ""
+        raise CheckpointError(f"checkpoint '{path}' does not match this run: {describe(mismatches)}{hint}")

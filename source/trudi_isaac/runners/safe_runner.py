@@ -55,7 +55,7 @@ class _Progress:
 
 
 def _signature(runner: OnPolicyRunner) -> dict:
-    return run_signature(runner.alg, runner.env.get_observations(), runner.env.num_actions)
+    return run_signature(runner.alg, runner.env.get_observations(), runner.env.num_actions, runner.cfg)
 
 
 def save(self: OnPolicyRunner, path: str, infos: dict | None = None) -> None:

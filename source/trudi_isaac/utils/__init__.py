@@ -1,1 +1,1 @@
-"""Helpers shared by configs, models and algorithm: configuration range checks."""
+"""Helpers shared by configs, models and algorithm: configuration range checks, fields by dotted key."""
