@@ -60,11 +60,11 @@ def sampling_policy(alg) -> Callable[[TensorDict], torch.Tensor]:
 
 
 def resolve_checkpoint(checkpoint: str | None, experiment: str) -> str:
-    """A checkpoint file: the one given, the latest ``model_*.pt`` of a given run folder, or of the latest run."""
+    """A checkpoint file: the one given, the latest ``model_*.pt`` of a given run folder, or of the latest run (not
+    read here: :func:`play` reads it once, before the simulator starts)."""
     from isaaclab_tasks.utils import get_checkpoint_path  # noqa: PLC0415
 
     if checkpoint and os.path.isfile(checkpoint):
-        read_checkpoint(checkpoint, map_location="cpu")  # missing or corrupt: fail before the simulator starts
         return checkpoint
     if checkpoint and not os.path.isdir(checkpoint):
         raise UsageError(f"checkpoint '{checkpoint}' does not exist")
@@ -159,9 +159,10 @@ def adopt_checkpoint_models(agent_cfg, checkpoint: dict) -> list[str]:
     checkpoint's is left as it is (loading then names the difference); a recorded field this config does not have is a
     :class:`CheckpointError`, except rsl-rl's distribution fields, which our models do not take."""
     changed = []
-    for section, saved in checkpoint.get(SIGNATURE_KEY, {}).get("models", {}).items():
-        model_cfg = getattr(agent_cfg, section, None) if section in MODEL_SECTIONS else None
-        if model_cfg is None:
+    recorded = checkpoint.get(SIGNATURE_KEY, {}).get("models", {})
+    for section in MODEL_SECTIONS:
+        saved, model_cfg = recorded.get(section), getattr(agent_cfg, section, None)
+        if saved is None or model_cfg is None:
             continue
         current = flat_fields(model_cfg.to_dict())
         if saved.get("class_name") != current.get("class_name"):
@@ -196,6 +197,7 @@ def play(argv: list[str]) -> int:
     task, agent_key = prepare(args)
     agent_cfg = load_agent_cfg(task, agent_key, args.device)
     checkpoint = resolve_checkpoint(args.checkpoint, agent_cfg.experiment_name)
+    # missing, corrupt or unsafe: fails here, before the simulator starts
     adopted = adopt_checkpoint_models(agent_cfg, read_checkpoint(checkpoint, map_location="cpu"))
     if adopted:
         print(f"[play] the run's own model fields, from the checkpoint: {' '.join(adopted)}")
