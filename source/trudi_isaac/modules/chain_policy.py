@@ -129,6 +129,20 @@ class ChainPolicy(nn.Module):
         forward = gaussian_log_density(chain[:, 1:], means, var).sum(-1)  # [B]
         return forward + self.reference_log_prob(chain) - tanh_log_det(chain[:, -1])
 
+    def chain_sample(
+        self, x_last: torch.Tensor, chain: torch.Tensor, means: torch.Tensor, var: torch.Tensor
+    ) -> ChainSample:
+        """A sampled chain ``[B, N+1, A]`` (ending in ``x_last [B, A]``) with its step means and variances, squashed and
+        scored."""
+        return ChainSample(
+            actions=self.squash(x_last),
+            chain=chain,
+            means=means,
+            var=var,
+            log_prob=self.chain_log_prob(chain, means, var),
+            prior_log_prob=self.prior_log_prob(chain),
+        )
+
     def squash(self, x_last: torch.Tensor) -> torch.Tensor:
         """tanh, clipped to ±action_clip (keeps the critic's input and the env action off ±1)."""
         return torch.tanh(x_last).clamp(-self.action_clip, self.action_clip)

@@ -239,14 +239,7 @@ class DiffusionActor(ChainPolicy):
             xs.append(x)
             means.append(mean)
         chain, means = torch.stack(xs, dim=1), torch.stack(means, dim=1)  # [B, N+1, A], [B, N, A]
-        return ChainSample(
-            actions=self.squash(x),
-            chain=chain,
-            means=means,
-            var=var,
-            log_prob=self.chain_log_prob(chain, means, var),
-            prior_log_prob=self.prior_log_prob(chain),
-        )
+        return self.chain_sample(x, chain, means, var)
 
     def prior_log_prob(self, chain: torch.Tensor) -> torch.Tensor:
         x0 = chain[:, 0]

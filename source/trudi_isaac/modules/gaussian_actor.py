@@ -101,14 +101,7 @@ class GaussianActor(ChainPolicy):
         chain = torch.stack([torch.zeros_like(x1), x1], dim=1)  # [B, 2, A]
         means = mean[:, None, :]  # [B, 1, A]
         var = std.square()[..., None, :]  # [B, 1, A] or [1, A]
-        return ChainSample(
-            actions=self.squash(x1),
-            chain=chain,
-            means=means,
-            var=var,
-            log_prob=self.chain_log_prob(chain, means, var),
-            prior_log_prob=self.prior_log_prob(chain),
-        )
+        return self.chain_sample(x1, chain, means, var)
 
     def reference_log_prob(self, chain: torch.Tensor) -> torch.Tensor:
         return torch.zeros(chain.shape[0], device=chain.device)
