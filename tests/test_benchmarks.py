@@ -114,6 +114,9 @@ def test_grid_run_stopped_before_its_last_iteration_is_not_evaluated(tmp_path: P
     args = argparse.Namespace(iterations=None, env_steps=16 * 24 * 4, steps_per_env=24, num_envs=16, tag="_stopped")
     with pytest.raises(SystemExit, match=r"after 2 of 4 iterations"):  # a budget's iterations: steps / (envs × rollout)
         run_grid.one_run("Isaac-Cartpole", "ppo", 0, args, out)
+    args = argparse.Namespace(iterations=5, env_steps=None, steps_per_env=24, num_envs=16, tag="_stopped")
+    with pytest.raises(SystemExit, match=r"after 2 of 5 iterations"):  # --iterations with a rollout length of its own
+        run_grid.one_run("Isaac-Cartpole", "ppo", 0, args, out)
 
 
 def test_action_width_reads_the_prior_width_of_untrained_actors(tmp_path: Path) -> None:

@@ -127,8 +127,9 @@ def reevaluate(out: Path, args: argparse.Namespace) -> None:
 
 
 def planned_iterations(args: argparse.Namespace) -> int:
-    """The iterations of every run of the grid: ``--iterations``, or the env-step budget over one iteration's steps."""
-    return args.env_steps // (args.num_envs * args.steps_per_env) if args.steps_per_env else args.iterations
+    """The iterations of every run of the grid: ``--iterations`` (with or without ``--steps_per_env``), or the env-step
+    budget over one iteration's steps."""
+    return args.iterations if args.env_steps is None else args.env_steps // (args.num_envs * args.steps_per_env)
 
 
 def train_in_sittings(task: str, algo: str, seed: int, args: argparse.Namespace, experiment: str) -> list[float]:
